@@ -1,0 +1,29 @@
+// `ringfence config check`: prints the resolved tier or every problem as `path: message` (exit 2).
+import type { Command } from 'commander';
+import { loadTier } from '../config/load-config.js';
+
+export interface GlobalOptions {
+  config?: string;
+  env?: string;
+}
+
+/** Reads --config/--env from the root program, whichever level they were given at. */
+export function globalOptions(cmd: Command): { configPath?: string; env?: string } {
+  const { config, env } = cmd.optsWithGlobals<GlobalOptions>();
+  return {
+    ...(config === undefined ? {} : { configPath: config }),
+    ...(env === undefined ? {} : { env }),
+  };
+}
+
+export function registerConfigCommand(program: Command): void {
+  const config = program.command('config').description('inspect the configuration');
+  config
+    .command('check')
+    .description('validate the config and print the resolved tier as JSON')
+    .option('--env <tier>', 'tier to resolve')
+    .action((_opts: unknown, cmd: Command) => {
+      const tier = loadTier(globalOptions(cmd));
+      process.stdout.write(`${JSON.stringify(tier, null, 2)}\n`);
+    });
+}

@@ -1,0 +1,21 @@
+// The config used when no ringfence.yaml is found: the same tiers as examples/ringfence.yaml,
+// kept small so a fresh checkout runs with zero set-up (scripted model, bubblewrap, no egress).
+export const BUILTIN_CONFIG = {
+  version: 1,
+  policies: {
+    default: {
+      network: { allow: [] },
+      limits: { memoryMb: 1024, pids: 256, execTimeoutSec: 120 },
+      tools: { mode: 'default', allow: ['Read', 'Glob', 'Grep'] },
+    },
+  },
+  tiers: {
+    dev: {
+      model: { provider: 'scripted', model: 'scripted-demo' },
+      logLevel: 'debug',
+      sandbox: { driver: 'bubblewrap' },
+      policy: 'default',
+      features: { mockTools: false, monitoring: false },
+    },
+  },
+} as const;

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    // Sandboxes and servers are real; two cores do not like much parallelism.
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
