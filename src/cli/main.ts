@@ -2,6 +2,8 @@
 import { Command } from 'commander';
 import { RingfenceError, ConfigError, formatIssues } from '../errors.js';
 import { registerConfigCommand } from './config-command.js';
+import { registerSandboxCommand } from './sandbox-command.js';
+import { registerDoctorCommand } from './doctor-command.js';
 
 const program = new Command();
 program
@@ -12,6 +14,8 @@ program
   .option('--env <tier>', 'tier: dev, staging or prod (default: RINGFENCE_ENV or dev)');
 
 registerConfigCommand(program);
+registerSandboxCommand(program);
+registerDoctorCommand(program);
 
 try {
   await program.parseAsync(process.argv);

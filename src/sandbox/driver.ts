@@ -38,7 +38,13 @@ export interface ExecOptions {
 
 /** Why an exec ended other than by exiting on its own. */
 export type LimitHit =
-  'timeout' | 'memory limit' | 'pids limit' | 'output limit' | 'aborted' | 'sandbox destroyed';
+  | 'timeout'
+  | 'memory limit'
+  | 'pids limit'
+  | 'disk limit'
+  | 'output limit'
+  | 'aborted'
+  | 'sandbox destroyed';
 
 export interface ExecResult {
   exitCode: number;

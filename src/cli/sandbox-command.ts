@@ -1,0 +1,109 @@
+// `ringfence sandbox exec -- CMD`: one command in a fresh sandbox, output streamed, its exit code
+// returned; isolated by default (no network, workspace-only writes, limits on).
+import type { Command } from 'commander';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { loadTier } from '../config/load-config.js';
+import { loadPolicyFile } from '../policy/load-policy.js';
+import { policySchema, type Policy } from '../policy/policy-schema.js';
+import { createDriver } from '../sandbox/create-driver.js';
+import type { DriverName } from '../sandbox/driver.js';
+import { ConfigError } from '../errors.js';
+import { globalOptions } from './config-command.js';
+
+interface ExecFlags {
+  workspace?: string;
+  policy?: string;
+  timeout?: string;
+  memory?: string;
+  driver?: DriverName;
+  allow: string[];
+  resolve: string[];
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** Applies the command-line overrides to a policy, re-validating so bad flags read like bad config. */
+export function applyOverrides(policy: Policy, flags: ExecFlags): Policy {
+  const raw = structuredClone<Policy>(policy);
+  if (flags.timeout) raw.limits.execTimeoutSec = Number(flags.timeout);
+  if (flags.memory) raw.limits.memoryMb = Number(flags.memory);
+  raw.network.allow = [...raw.network.allow, ...flags.allow];
+  for (const entry of flags.resolve) {
+    const [host, ip] = entry.split('=');
+    if (!host || !ip)
+      throw new ConfigError('bad --resolve', [
+        { path: '--resolve', message: `expected HOST=IP, got "${entry}"` },
+      ]);
+    raw.network.resolve[host] = ip;
+  }
+  const parsed = policySchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      'invalid options',
+      parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+    );
+  }
+  return parsed.data;
+}
+
+export function registerSandboxCommand(program: Command): void {
+  const sandbox = program.command('sandbox').description('run commands in a sandbox');
+  sandbox
+    .command('exec')
+    .description('run one command in a fresh sandbox and exit with its exit code')
+    .option(
+      '--workspace <dir>',
+      'directory shown read-write at /workspace (default: a fresh empty one)',
+    )
+    .option('--policy <file>', "policy file (default: the tier's policy)")
+    .option('--timeout <seconds>', 'per-exec timeout')
+    .option('--memory <MiB>', 'memory limit')
+    .option('--driver <name>', "bubblewrap, docker or gvisor (default: the tier's)")
+    .option('--allow <host[:port]>', 'allow egress to a host (repeatable)', collect, [])
+    .option('--resolve <host=ip>', 'static name for the egress proxy (repeatable)', collect, [])
+    .argument('<command...>', 'command and arguments (put them after --)')
+    .action(async (command: string[], flags: ExecFlags, cmd: Command) => {
+      const tier = loadTier(globalOptions(cmd));
+      const policy = applyOverrides(
+        flags.policy ? loadPolicyFile(flags.policy) : tier.policy,
+        flags,
+      );
+      const driver = await createDriver(flags.driver ?? tier.sandbox.driver);
+      const scratch = flags.workspace ? undefined : await mkdtemp(join(tmpdir(), 'ringfence-ws-'));
+      const workspace = flags.workspace ? resolve(flags.workspace) : scratch!;
+      const abort = new AbortController();
+      const onSignal = (): void => abort.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      let exitCode = 1;
+      try {
+        const box = await driver.create({ workspace, policy, signal: abort.signal });
+        try {
+          const stdin = process.stdin.isTTY
+            ? undefined
+            : (process.stdin as AsyncIterable<Uint8Array>);
+          const result = await box.exec(command, {
+            signal: abort.signal,
+            onStdout: (c) => process.stdout.write(c),
+            onStderr: (c) => process.stderr.write(c),
+            ...(stdin ? { stdin } : {}),
+          });
+          if (result.stdoutTruncatedBytes + result.stderrTruncatedBytes > 0) {
+            process.stderr.write(
+              `ringfence: output exceeded the cap; the result kept head and tail\n`,
+            );
+          }
+          if (result.limit) process.stderr.write(`ringfence: ${result.limit}\n`);
+          exitCode = result.exitCode;
+        } finally {
+          await box.destroy();
+        }
+      } finally {
+        await driver.close();
+        if (scratch) await rm(scratch, { recursive: true, force: true });
+      }
+      process.exitCode = exitCode;
+    });
+}

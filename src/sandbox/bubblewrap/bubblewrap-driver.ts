@@ -1,0 +1,310 @@
+// The bubblewrap driver: the default "sandbox runtime" tier on Linux. One long-lived bwrap
+// process per sandbox runs the supervisor; each exec is a fork inside it, not a new bwrap.
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SandboxError } from '../../errors.js';
+import type { CreateSandboxOptions, DriverProbe, Sandbox, SandboxDriver } from '../driver.js';
+import { detectCgroups, SandboxCgroup, type CgroupSupport } from '../cgroups.js';
+import { seccompProgram } from '../seccomp-bpf.js';
+import { buildBwrapArgs, GROUP, HOSTS, PASSWD } from './bwrap-args.js';
+import { BubblewrapSandbox } from './bubblewrap-sandbox.js';
+import { SupervisorClient } from './supervisor-client.js';
+
+const SUPERVISOR_SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'supervisor.py');
+/** Host uids for sandboxes when ringfence runs as root: a private range, one uid per sandbox. */
+const HOST_UID_BASE = 1_200_000_000;
+const HOST_UID_SPAN = 1_000_000;
+
+export interface BubblewrapDriverOptions {
+  bwrapPath?: string;
+  pythonPath?: string;
+  /** Refuse to run without seccomp (default true): fail closed. */
+  requireSeccomp?: boolean;
+}
+
+function which(cmd: string): string | undefined {
+  for (const dir of ['/usr/bin', '/bin', '/usr/sbin', '/usr/local/bin']) {
+    if (existsSync(join(dir, cmd))) return join(dir, cmd);
+  }
+  return undefined;
+}
+
+export class BubblewrapDriver implements SandboxDriver {
+  readonly name = 'bubblewrap' as const;
+  readonly #bwrap: string | undefined;
+  readonly #python: string | undefined;
+  readonly #requireSeccomp: boolean;
+  readonly #cgroups: CgroupSupport;
+  readonly #supervisorSource: Buffer;
+  readonly #live = new Set<BubblewrapSandbox>();
+
+  constructor(options: BubblewrapDriverOptions = {}) {
+    this.#bwrap = options.bwrapPath ?? which('bwrap');
+    this.#python = options.pythonPath ?? which('python3');
+    this.#requireSeccomp = options.requireSeccomp ?? true;
+    this.#cgroups = detectCgroups();
+    this.#supervisorSource = readFileSync(SUPERVISOR_SOURCE);
+  }
+
+  get cgroupSupport(): CgroupSupport {
+    return this.#cgroups;
+  }
+
+  async probe(): Promise<DriverProbe> {
+    const problems: string[] = [];
+    const details: Record<string, string | boolean | number> = {};
+    if (!this.#bwrap) problems.push('bwrap not found (apt-get install bubblewrap)');
+    else {
+      try {
+        details.bwrapVersion = execFileSync(this.#bwrap, ['--version'], {
+          encoding: 'utf8',
+        }).trim();
+      } catch (err) {
+        problems.push(`bwrap --version failed: ${(err as Error).message}`);
+      }
+    }
+    if (!this.#python)
+      problems.push('python3 not found in /usr/bin (the in-sandbox supervisor needs it)');
+    details.seccomp = seccompProgram() !== null;
+    if (!details.seccomp) problems.push(`no seccomp filter for architecture ${process.arch}`);
+    details.userNamespaces = existsSync('/proc/self/ns/user');
+    const maxUserNs = existsSync('/proc/sys/user/max_user_namespaces')
+      ? Number(readFileSync('/proc/sys/user/max_user_namespaces', 'utf8').trim())
+      : 0;
+    details.maxUserNamespaces = maxUserNs;
+    if (maxUserNs === 0) problems.push('user namespaces disabled (user.max_user_namespaces=0)');
+    details.cgroupVersion = this.#cgroups.version ?? 'none';
+    details.cgroupControllers = this.#cgroups.controllers.join(',');
+    details.limitsVia = this.#cgroups.problem ? 'rlimit' : `cgroup-v${this.#cgroups.version}`;
+    if (this.#cgroups.problem)
+      details.cgroupProblem = `${this.#cgroups.problem}; falling back to rlimits`;
+    details.runsAsRoot = process.getuid?.() === 0;
+    if (problems.length === 0) {
+      try {
+        const sb = await this.create({
+          workspace: join('/tmp', `ringfence-probe-${process.pid}`),
+          policy: (await import('../../policy/policy-schema.js')).defaultPolicy(),
+        });
+        try {
+          const r = await sb.exec(['true']);
+          if (r.exitCode !== 0)
+            problems.push(`probe exec exited ${r.exitCode}: ${r.stderr.trim()}`);
+        } finally {
+          await sb.destroy();
+        }
+      } catch (err) {
+        problems.push(`probe sandbox failed: ${(err as Error).message}`);
+      }
+    }
+    return { driver: 'bubblewrap', usable: problems.length === 0, details, problems };
+  }
+
+  async create(options: CreateSandboxOptions): Promise<Sandbox> {
+    if (!this.#bwrap)
+      throw new SandboxError(
+        'sandbox_unavailable',
+        'bubblewrap is not installed (apt-get install bubblewrap)',
+      );
+    if (!this.#python)
+      throw new SandboxError(
+        'sandbox_unavailable',
+        'python3 is not installed (needed by the in-sandbox supervisor)',
+      );
+    const seccomp = seccompProgram();
+    if (!seccomp && this.#requireSeccomp) {
+      throw new SandboxError(
+        'sandbox_unavailable',
+        `no seccomp filter for ${process.arch}; refusing to run unconfined`,
+      );
+    }
+    options.signal?.throwIfAborted();
+    const id = options.sessionId
+      ? `${options.sessionId.replace(/[^a-zA-Z0-9_-]/g, '').slice(0, 40)}-${randomBytes(3).toString('hex')}`
+      : `sb-${randomBytes(6).toString('hex')}`;
+    const workspace = resolve(options.workspace);
+    await mkdir(workspace, { recursive: true });
+    const wsStat = await stat(workspace);
+    if (!wsStat.isDirectory())
+      throw new SandboxError('sandbox_failed', `workspace is not a directory: ${workspace}`);
+
+    const { limits, filesystem } = options.policy;
+    const isRoot = process.getuid?.() === 0;
+    const hostUid = isRoot
+      ? HOST_UID_BASE + (randomBytes(4).readUInt32LE() % HOST_UID_SPAN)
+      : (process.getuid?.() ?? 1000);
+    const rlimits = [`fsize=${limits.diskMb * 1024 * 1024}`, 'core=0'];
+
+    let cgroup: SandboxCgroup | undefined;
+    if (!this.#cgroups.problem) {
+      try {
+        cgroup = await SandboxCgroup.create(
+          id,
+          { memoryBytes: limits.memoryMb * 1024 * 1024, pids: limits.pids, cpus: limits.cpus },
+          this.#cgroups,
+        );
+      } catch {
+        cgroup = undefined;
+      }
+    }
+    if (!cgroup) rlimits.push(`as=${limits.memoryMb * 1024 * 1024 * 4}`, `nproc=${limits.pids}`);
+
+    if (isRoot) execFileSync('chown', ['-R', '-h', `${hostUid}:${hostUid}`, workspace]);
+
+    const wsFd = openSync(workspace, 'r');
+    const env: Record<string, string> = {
+      PATH: '/usr/local/bin:/usr/bin:/bin',
+      HOME: '/tmp',
+      LANG: 'C.UTF-8',
+      TERM: 'dumb',
+      USER: 'agent',
+      RINGFENCE_RLIMITS: rlimits.join(','),
+    };
+    const fds = {
+      seccomp: seccomp ? 3 : undefined,
+      workspace: 4,
+      supervisor: 5,
+      passwd: 6,
+      group: 7,
+      hosts: 8,
+      info: 9,
+    };
+    const args = buildBwrapArgs({
+      fds,
+      tmpBytes: Math.max(16, Math.min(limits.diskMb, 1024)) * 1024 * 1024,
+      env,
+      readOnly: filesystem.readOnly,
+      writable: filesystem.writable,
+      extraReadOnly: options.extraReadOnly ?? [],
+      python: this.#python,
+    });
+    let argv: string[];
+    if (isRoot) {
+      const procs = cgroup?.procsFiles ?? [];
+      const script =
+        'n=$1; shift; i=0; while [ $i -lt $n ]; do echo $$ > "$1" || exit 125; shift; i=$((i+1)); done; exec "$@"';
+      argv = [
+        '/bin/sh',
+        '-c',
+        script,
+        'sh',
+        String(procs.length),
+        ...procs,
+        '/usr/bin/setpriv',
+        `--reuid=${hostUid}`,
+        `--regid=${hostUid}`,
+        '--clear-groups',
+        this.#bwrap,
+        ...args,
+      ];
+    } else {
+      argv = [this.#bwrap, ...args];
+    }
+    const [cmd, ...rest] = argv as [string, ...string[]];
+    const child = spawn(cmd, rest, {
+      stdio: [
+        'pipe',
+        'pipe',
+        'pipe',
+        seccomp ? 'pipe' : 'ignore',
+        wsFd,
+        'pipe',
+        'pipe',
+        'pipe',
+        'pipe',
+        'pipe',
+      ],
+      env: {},
+    });
+    closeSync(wsFd);
+    const stdio = child.stdio as unknown as (NodeJS.ReadableStream & NodeJS.WritableStream)[];
+    const writeAndEnd = (index: number, data: Buffer | string): void => {
+      const s = stdio[index];
+      s?.on?.('error', () => undefined);
+      s?.end(data);
+    };
+    if (seccomp) writeAndEnd(3, seccomp);
+    writeAndEnd(5, this.#supervisorSource);
+    writeAndEnd(6, PASSWD);
+    writeAndEnd(7, GROUP);
+    writeAndEnd(8, HOSTS);
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      if (stderr.length < 8192) stderr += d;
+    });
+    let info = '';
+    stdio[9]?.setEncoding('utf8');
+    stdio[9]?.on('data', (d: string) => (info += d));
+
+    const client = new SupervisorClient(child.stdin!, child.stdout!);
+    const spawnFailed = new Promise<never>((_, reject) => {
+      child.once('error', (err) =>
+        reject(
+          new SandboxError('sandbox_failed', `cannot start bwrap: ${err.message}`, { cause: err }),
+        ),
+      );
+      child.once('exit', (code) =>
+        reject(
+          new SandboxError(
+            'sandbox_failed',
+            `bwrap exited ${code} before the sandbox was ready: ${stderr.trim()}`,
+          ),
+        ),
+      );
+    });
+    spawnFailed.catch(() => undefined);
+    try {
+      await Promise.race([client.ready, spawnFailed]);
+    } catch (err) {
+      child.kill('SIGKILL');
+      await cgroup?.remove();
+      if (isRoot) execFileSync('chown', ['-R', '-h', `${wsStat.uid}:${wsStat.gid}`, workspace]);
+      throw err;
+    }
+    const initPid = (JSON.parse(info.trim() || '{}') as { 'child-pid'?: number })['child-pid'];
+    if (isRoot && initPid) protectSupervisor(initPid);
+    const sandbox = new BubblewrapSandbox({
+      id,
+      workspace,
+      policy: options.policy,
+      process: child,
+      client,
+      cgroup,
+      initPid,
+      baseEnv: {
+        PATH: env.PATH!,
+        HOME: env.HOME!,
+        LANG: env.LANG!,
+        TERM: env.TERM!,
+        USER: env.USER!,
+        ...(options.env ?? {}),
+      },
+      restoreOwner: isRoot ? { uid: wsStat.uid, gid: wsStat.gid } : undefined,
+      onDestroyed: (sb) => this.#live.delete(sb),
+    });
+    this.#live.add(sandbox);
+    return sandbox;
+  }
+
+  /** Destroys every sandbox this driver created. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#live].map((sb) => sb.destroy()));
+  }
+}
+
+/** Keeps the OOM killer off the supervisor so a memory bomb kills the bomb, not the session. */
+function protectSupervisor(initPid: number): void {
+  try {
+    const children = readFileSync(`/proc/${initPid}/task/${initPid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/);
+    for (const pid of children.filter(Boolean)) {
+      writeFileSync(`/proc/${pid}/oom_score_adj`, '-900');
+    }
+  } catch {
+    // best effort: without it an OOM may take the supervisor down, which ends the session cleanly
+  }
+}

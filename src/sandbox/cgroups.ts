@@ -1,0 +1,249 @@
+// Resource limits through cgroups, v1 (memory, pids, cpu hierarchies) or v2 (unified), for one
+// sandbox: create with limits, report which limit fired, read usage, kill everything, remove.
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rmdir, writeFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const ROOT = '/sys/fs/cgroup';
+const GROUP = 'ringfence';
+
+export type CgroupVersion = 1 | 2;
+
+export interface CgroupSupport {
+  version: CgroupVersion | undefined;
+  controllers: string[];
+  /** Why cgroups cannot be used here, when they cannot. */
+  problem: string | undefined;
+}
+
+export interface CgroupLimits {
+  memoryBytes: number;
+  pids: number;
+  cpus: number;
+}
+
+export interface CgroupCounters {
+  oomKills: number;
+  pidsMaxHits: number;
+}
+
+function v1Dir(controller: string): string {
+  return join(ROOT, controller);
+}
+
+/** Which cgroup version this host offers to ringfence, and whether it can write there. */
+export function detectCgroups(): CgroupSupport {
+  const isRoot = process.getuid?.() === 0;
+  if (existsSync(join(v1Dir('memory'), 'memory.limit_in_bytes'))) {
+    const controllers = ['memory', 'pids', 'cpu'].filter((c) => existsSync(v1Dir(c)));
+    return {
+      version: 1,
+      controllers,
+      problem: isRoot ? undefined : 'not root: cgroup v1 needs root',
+    };
+  }
+  const controllersFile = join(ROOT, 'cgroup.controllers');
+  if (existsSync(controllersFile)) {
+    const controllers = readFileSync(controllersFile, 'utf8').trim().split(/\s+/).filter(Boolean);
+    const missing = ['memory', 'pids', 'cpu'].filter((c) => !controllers.includes(c));
+    return {
+      version: 2,
+      controllers,
+      problem: !isRoot
+        ? 'not root and no delegated cgroup'
+        : missing.length
+          ? `controllers missing: ${missing.join(',')}`
+          : undefined,
+    };
+  }
+  return { version: undefined, controllers: [], problem: 'no cgroup filesystem at /sys/fs/cgroup' };
+}
+
+async function writeIfExists(file: string, value: string): Promise<void> {
+  if (existsSync(file)) await writeFile(file, value);
+}
+
+function keyedCount(text: string, key: string): number {
+  const m = new RegExp(`^${key} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+async function readOr(file: string, fallback = ''): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+/** The cgroup(s) of one sandbox. Processes join by writing their pid into every `procsFiles` entry. */
+export class SandboxCgroup {
+  readonly version: CgroupVersion;
+  readonly #dirs: Record<'memory' | 'pids' | 'cpu', string>;
+
+  private constructor(version: CgroupVersion, dirs: Record<'memory' | 'pids' | 'cpu', string>) {
+    this.version = version;
+    this.#dirs = dirs;
+  }
+
+  /** Creates the cgroup(s) and writes the limits. Throws when the host refuses. */
+  static async create(
+    id: string,
+    limits: CgroupLimits,
+    support: CgroupSupport,
+  ): Promise<SandboxCgroup> {
+    if (support.version === 1) {
+      const dirs = {
+        memory: join(v1Dir('memory'), GROUP, id),
+        pids: join(v1Dir('pids'), GROUP, id),
+        cpu: join(v1Dir('cpu'), GROUP, id),
+      };
+      for (const d of Object.values(dirs)) await mkdir(d, { recursive: true });
+      const cg = new SandboxCgroup(1, dirs);
+      await writeFile(join(dirs.memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+      await writeIfExists(
+        join(dirs.memory, 'memory.memsw.limit_in_bytes'),
+        String(limits.memoryBytes),
+      );
+      await writeIfExists(join(dirs.memory, 'memory.swappiness'), '0');
+      await writeFile(join(dirs.pids, 'pids.max'), String(limits.pids));
+      await writeFile(join(dirs.cpu, 'cpu.cfs_period_us'), '100000');
+      await writeFile(
+        join(dirs.cpu, 'cpu.cfs_quota_us'),
+        String(Math.max(1000, Math.round(limits.cpus * 100_000))),
+      );
+      return cg;
+    }
+    if (support.version === 2) {
+      const parent = join(ROOT, GROUP);
+      await mkdir(parent, { recursive: true });
+      await writeIfExists(join(ROOT, 'cgroup.subtree_control'), '+memory +pids +cpu');
+      await writeFile(join(parent, 'cgroup.subtree_control'), '+memory +pids +cpu');
+      const dir = join(parent, id);
+      await mkdir(dir, { recursive: true });
+      const cg = new SandboxCgroup(2, { memory: dir, pids: dir, cpu: dir });
+      await writeFile(join(dir, 'memory.max'), String(limits.memoryBytes));
+      await writeIfExists(join(dir, 'memory.swap.max'), '0');
+      await writeFile(join(dir, 'pids.max'), String(limits.pids));
+      await writeFile(
+        join(dir, 'cpu.max'),
+        `${Math.max(1000, Math.round(limits.cpus * 100_000))} 100000`,
+      );
+      return cg;
+    }
+    throw new Error(support.problem ?? 'cgroups unavailable');
+  }
+
+  /** Files a process writes its pid into to join this sandbox's cgroups (deduplicated). */
+  get procsFiles(): string[] {
+    return [...new Set(Object.values(this.#dirs))].map((d) => join(d, 'cgroup.procs'));
+  }
+
+  async counters(): Promise<CgroupCounters> {
+    if (this.version === 1) {
+      const oom = await readOr(join(this.#dirs.memory, 'memory.oom_control'));
+      const failcnt = Number((await readOr(join(this.#dirs.memory, 'memory.failcnt'), '0')).trim());
+      const oomKills =
+        keyedCount(oom, 'oom_kill') || (failcnt > 0 && /under_oom 1/.test(oom) ? 1 : 0);
+      return {
+        oomKills,
+        pidsMaxHits: keyedCount(await readOr(join(this.#dirs.pids, 'pids.events')), 'max'),
+      };
+    }
+    return {
+      oomKills: keyedCount(await readOr(join(this.#dirs.memory, 'memory.events')), 'oom_kill'),
+      pidsMaxHits: keyedCount(await readOr(join(this.#dirs.pids, 'pids.events')), 'max'),
+    };
+  }
+
+  async usage(): Promise<{ memoryBytes: number; pids: number; cpuUsageMs: number }> {
+    const num = async (f: string): Promise<number> => Number((await readOr(f, '0')).trim()) || 0;
+    if (this.version === 1) {
+      return {
+        memoryBytes: await num(join(this.#dirs.memory, 'memory.usage_in_bytes')),
+        pids: await num(join(this.#dirs.pids, 'pids.current')),
+        cpuUsageMs: Math.round((await num(join(this.#dirs.cpu, 'cpuacct.usage'))) / 1e6),
+      };
+    }
+    const stat = await readOr(join(this.#dirs.cpu, 'cpu.stat'));
+    return {
+      memoryBytes: await num(join(this.#dirs.memory, 'memory.current')),
+      pids: await num(join(this.#dirs.pids, 'pids.current')),
+      cpuUsageMs: Math.round(keyedCount(stat, 'usage_usec') / 1000),
+    };
+  }
+
+  /** SIGKILLs every process in the sandbox's cgroup, repeating until none is left. */
+  async killAll(): Promise<void> {
+    if (this.version === 2 && existsSync(join(this.#dirs.pids, 'cgroup.kill'))) {
+      await writeFile(join(this.#dirs.pids, 'cgroup.kill'), '1').catch(() => undefined);
+    }
+    for (let round = 0; round < 50; round++) {
+      const pids = (await readOr(join(this.#dirs.pids, 'cgroup.procs')))
+        .split('\n')
+        .filter(Boolean);
+      if (pids.length === 0) return;
+      for (const pid of pids) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  /** Kills what is left and removes the directories; safe to call twice. */
+  async remove(): Promise<void> {
+    await this.killAll();
+    for (const dir of new Set(Object.values(this.#dirs))) {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        try {
+          await rmdir(dir);
+          break;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') break;
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      }
+    }
+  }
+}
+
+/** Removes cgroups of sandboxes whose ringfence process is gone (no process left inside). */
+export async function reapStaleCgroups(isLive: (id: string) => boolean): Promise<string[]> {
+  const removed: string[] = [];
+  const parents = [
+    join(v1Dir('memory'), GROUP),
+    join(v1Dir('pids'), GROUP),
+    join(v1Dir('cpu'), GROUP),
+    join(ROOT, GROUP),
+  ];
+  for (const parent of parents) {
+    let ids: string[];
+    try {
+      ids = (await readdir(parent, { withFileTypes: true }))
+        .filter((d) => d.isDirectory())
+        .map((d) => d.name);
+    } catch {
+      continue;
+    }
+    for (const id of ids) {
+      if (isLive(id)) continue;
+      const procs = (await readOr(join(parent, id, 'cgroup.procs'))).split('\n').filter(Boolean);
+      for (const pid of procs) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      await rmdir(join(parent, id)).then(
+        () => removed.push(id),
+        () => undefined,
+      );
+    }
+  }
+  return removed;
+}
