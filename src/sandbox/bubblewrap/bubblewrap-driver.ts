@@ -1,8 +1,8 @@
 // The bubblewrap driver: the default "sandbox runtime" tier on Linux. One long-lived bwrap
 // process per sandbox runs the supervisor; each exec is a fork inside it, not a new bwrap.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmod, mkdir, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,13 @@ const SUPERVISOR_SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'supervi
 /** Host uids for sandboxes when ringfence runs as root: a private range, one uid per sandbox. */
 const HOST_UID_BASE = 1_200_000_000;
 const HOST_UID_SPAN = 1_000_000;
+/**
+ * Empty, world-traversable mount point. As root, each sandbox gets a private mount namespace in
+ * which its workspace is bound here, so bwrap (running as the sandbox's unprivileged host uid)
+ * can reach a workspace whose parents it could not traverse (e.g. under /root). The mount dies
+ * with the sandbox; nothing is left on the host.
+ */
+const STAGE_DIR = '/run/ringfence/stage';
 
 export interface BubblewrapDriverOptions {
   bwrapPath?: string;
@@ -154,7 +161,10 @@ export class BubblewrapDriver implements SandboxDriver {
 
     if (isRoot) execFileSync('chown', ['-R', '-h', `${hostUid}:${hostUid}`, workspace]);
 
-    const wsFd = openSync(workspace, 'r');
+    if (isRoot) {
+      await mkdir(STAGE_DIR, { recursive: true });
+      await chmod(dirname(STAGE_DIR), 0o711);
+    }
     const env: Record<string, string> = {
       PATH: '/usr/local/bin:/usr/bin:/bin',
       HOME: '/tmp',
@@ -165,7 +175,6 @@ export class BubblewrapDriver implements SandboxDriver {
     };
     const fds = {
       seccomp: seccomp ? 3 : undefined,
-      workspace: 4,
       supervisor: 5,
       passwd: 6,
       group: 7,
@@ -180,12 +189,16 @@ export class BubblewrapDriver implements SandboxDriver {
       writable: filesystem.writable,
       extraReadOnly: options.extraReadOnly ?? [],
       python: this.#python,
+      workspaceSource: isRoot ? STAGE_DIR : workspace,
     });
     let argv: string[];
     if (isRoot) {
       const procs = cgroup?.procsFiles ?? [];
+      // Join the cgroups; then, in a private mount namespace, bind the workspace at the stage and
+      // drop to the sandbox's host uid before bwrap runs.
       const script =
-        'n=$1; shift; i=0; while [ $i -lt $n ]; do echo $$ > "$1" || exit 125; shift; i=$((i+1)); done; exec "$@"';
+        'n=$1; shift; i=0; while [ $i -lt $n ]; do echo $$ > "$1" || exit 125; shift; i=$((i+1)); done; ' +
+        'exec /usr/bin/unshare --mount --propagation private /bin/sh -c \'mount --bind -- "$0" "$1" && shift && exec "$@"\' "$@"';
       argv = [
         '/bin/sh',
         '-c',
@@ -193,6 +206,8 @@ export class BubblewrapDriver implements SandboxDriver {
         'sh',
         String(procs.length),
         ...procs,
+        workspace,
+        STAGE_DIR,
         '/usr/bin/setpriv',
         `--reuid=${hostUid}`,
         `--regid=${hostUid}`,
@@ -210,7 +225,7 @@ export class BubblewrapDriver implements SandboxDriver {
         'pipe',
         'pipe',
         seccomp ? 'pipe' : 'ignore',
-        wsFd,
+        'ignore',
         'pipe',
         'pipe',
         'pipe',
@@ -219,7 +234,6 @@ export class BubblewrapDriver implements SandboxDriver {
       ],
       env: {},
     });
-    closeSync(wsFd);
     const stdio = child.stdio as unknown as (NodeJS.ReadableStream & NodeJS.WritableStream)[];
     const writeAndEnd = (index: number, data: Buffer | string): void => {
       const s = stdio[index];

@@ -191,6 +191,7 @@ export class BubblewrapSandbox implements Sandbox {
     if (!result.ok) {
       // ELOOP from O_NOFOLLOW / a link out of the workspace: say so as an escape.
       if (result.errno === 40) throw new PathEscapeError(path, 'symbolic link');
+      if (result.errno === 18) throw new PathEscapeError(path, 'resolves outside /workspace');
       throw new RingfenceError('not_found', `${op} ${path}: ${result.error ?? 'failed'}`, {
         details: { errno: result.errno },
       });

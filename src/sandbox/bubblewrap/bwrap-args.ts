@@ -21,7 +21,6 @@ const ETC_READ_ONLY = [
 /** File descriptors the spawner hands bwrap (their numbers in the child). */
 export interface BwrapFds {
   seccomp: number | undefined;
-  workspace: number;
   supervisor: number;
   passwd: number;
   group: number;
@@ -37,6 +36,8 @@ export interface BwrapArgsInput {
   writable: string[];
   extraReadOnly: { host: string; sandbox: string }[];
   python: string;
+  /** Host path bwrap binds at /workspace (a staging mount point when running as root). */
+  workspaceSource: string;
 }
 
 /** Root-level entries of the host image: symlinks stay symlinks (merged /usr), dirs are bound. */
@@ -91,11 +92,17 @@ export function buildBwrapArgs(input: BwrapArgsInput): string[] {
     '--dev',
     '/dev',
     '--size',
+    String(64 * 1024 * 1024),
+    '--tmpfs',
+    '/dev/shm',
+    '--remount-ro',
+    '/dev',
+    '--size',
     String(input.tmpBytes),
     '--tmpfs',
     '/tmp',
-    '--bind-fd',
-    String(fds.workspace),
+    '--bind',
+    input.workspaceSource,
     '/workspace',
   ];
   for (const p of input.readOnly) args.push('--ro-bind', p, p);

@@ -241,9 +241,24 @@ def open_regular(path, max_bytes):
         os.close(fd)
 
 
+WORKSPACE = "/workspace"
+
+
+def inside_workspace(path):
+    # Resolve links in the sandbox's own view; anything that lands outside /workspace is refused.
+    real = os.path.realpath(path)
+    if real != WORKSPACE and not real.startswith(WORKSPACE + "/"):
+        raise OSError(18, "resolves outside /workspace")
+    return real
+
+
 def do_file(req):
     op, pid_id, path = req["op"], req["id"], req["path"]
     try:
+        if op == "write":
+            inside_workspace(os.path.dirname(path))
+        else:
+            inside_workspace(path)
         if op == "read":
             data, size = open_regular(path, int(req.get("max", 10 << 20)))
             send({"ev": "result", "id": pid_id, "ok": True, "data": b64(data), "size": size})
