@@ -120,3 +120,12 @@ export function httpStatusOf(err: unknown): number {
 export function formatIssues(issues: readonly Issue[]): string {
   return issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('\n');
 }
+
+/** A secret could not be read or used; names the secret, never its value. */
+export class SecretError extends RingfenceError {
+  readonly secret: string;
+  constructor(secret: string, message: string, options: RingfenceErrorOptions = {}) {
+    super('config_invalid', message, { ...options, details: { secret, ...options.details } });
+    this.secret = secret;
+  }
+}

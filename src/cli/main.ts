@@ -4,6 +4,7 @@ import { RingfenceError, ConfigError, formatIssues } from '../errors.js';
 import { registerConfigCommand } from './config-command.js';
 import { registerSandboxCommand } from './sandbox-command.js';
 import { registerDoctorCommand } from './doctor-command.js';
+import { registerAuditCommand } from './audit-command.js';
 
 const program = new Command();
 program
@@ -16,6 +17,7 @@ program
 registerConfigCommand(program);
 registerSandboxCommand(program);
 registerDoctorCommand(program);
+registerAuditCommand(program);
 
 try {
   await program.parseAsync(process.argv);
