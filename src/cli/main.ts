@@ -5,6 +5,7 @@ import { registerConfigCommand } from './config-command.js';
 import { registerSandboxCommand } from './sandbox-command.js';
 import { registerDoctorCommand } from './doctor-command.js';
 import { registerAuditCommand } from './audit-command.js';
+import { registerModelCommand } from './model-command.js';
 
 const program = new Command();
 program
@@ -18,6 +19,7 @@ registerConfigCommand(program);
 registerSandboxCommand(program);
 registerDoctorCommand(program);
 registerAuditCommand(program);
+registerModelCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -2,27 +2,13 @@
 // zod is the single source of truth; `loadConfig` prints problems as `path: message`.
 import { z } from 'zod';
 import { policySchema } from '../policy/policy-schema.js';
+import { gatewayConfigSchema } from '../models/gateway-config.js';
+import { modelRouteSchema } from '../models/model-route.js';
+
+export { modelRouteSchema };
 
 export const TIERS = ['dev', 'staging', 'prod'] as const;
 export type TierName = (typeof TIERS)[number];
-
-export const modelRouteSchema = z
-  .object({
-    provider: z.enum(['anthropic', 'bedrock', 'vertex', 'scripted']).describe('Model provider.'),
-    model: z.string().min(1).describe('Model id as the provider names it.'),
-    baseUrl: z
-      .string()
-      .url()
-      .optional()
-      .describe('Override of the provider endpoint. Absent: SDK default / ANTHROPIC_BASE_URL.'),
-    script: z
-      .string()
-      .optional()
-      .describe('scripted only: YAML script of turns. Absent: the shipped demo script.'),
-    region: z.string().optional().describe('bedrock/vertex region.'),
-    project: z.string().optional().describe('vertex project id.'),
-  })
-  .strict();
 
 export const tierSchema = z
   .object({
@@ -51,6 +37,11 @@ export const tierSchema = z
       .default('default')
       .describe(
         'A named policy from `policies` or an inline policy. Absent: the policy named "default".',
+      ),
+    gateway: gatewayConfigSchema
+      .default({})
+      .describe(
+        'Model gateway: rate limits, retries, breaker, pause, prices, canary. Absent: defaults.',
       ),
     features: z
       .record(z.boolean())
@@ -95,4 +86,4 @@ export const configSchema = z
 
 export type RingfenceConfig = z.infer<typeof configSchema>;
 export type Tier = z.infer<typeof tierSchema>;
-export type ModelRoute = z.infer<typeof modelRouteSchema>;
+export type { ModelRoute } from '../models/model-route.js';
