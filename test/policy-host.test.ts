@@ -51,3 +51,12 @@ describe('host patterns', () => {
     expect(hostMatches(p, 'a.example.com', 443, 443)).toBe(false);
   });
 });
+
+describe('alternative IPv4 spellings', () => {
+  it('accepts only the canonical dotted quad', () => {
+    expect(normaliseHost('127.0.0.1')).toBe('127.0.0.1');
+    for (const alt of ['2130706433', '0x7f000001', '0177.0.0.1', '127.1', '0x7f.1', '127.0.0.01']) {
+      expect(normaliseHost(alt), alt).toBeUndefined();
+    }
+  });
+});

@@ -23,7 +23,9 @@ export function normaliseHost(input: string): string | undefined {
   if (host.endsWith('.')) host = host.slice(0, -1);
   const ascii = domainToASCII(host.toLowerCase());
   if (!ascii || ascii.length > 253) return undefined;
-  if (isIP(ascii) === 4) return ascii;
+  // The URL host parser turns 2130706433, 0x7f.1, 0177.0.0.1 and 127.1 into 127.0.0.1: only the
+  // canonical dotted-quad spelling is accepted as an IPv4 literal, every other spelling is refused.
+  if (isIP(ascii) === 4) return ascii === host.toLowerCase() ? ascii : undefined;
   const labels = ascii.split('.');
   if (!labels.every((l) => LABEL.test(l))) return undefined;
   // All-numeric last label would make strings like "0x7f.1" look like names; refuse them.

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { SandboxError } from '../../errors.js';
 import type { CreateSandboxOptions, DriverProbe, Sandbox, SandboxDriver } from '../driver.js';
 import { detectCgroups, SandboxCgroup, type CgroupSupport } from '../cgroups.js';
+import { chownTree, traversableBy } from '../ownership.js';
 import { seccompProgram } from '../seccomp-bpf.js';
 import { buildBwrapArgs, GROUP, HOSTS, PASSWD } from './bwrap-args.js';
 import { BubblewrapSandbox } from './bubblewrap-sandbox.js';
@@ -159,9 +160,11 @@ export class BubblewrapDriver implements SandboxDriver {
     }
     if (!cgroup) rlimits.push(`as=${limits.memoryMb * 1024 * 1024 * 4}`, `nproc=${limits.pids}`);
 
-    if (isRoot) execFileSync('chown', ['-R', '-h', `${hostUid}:${hostUid}`, workspace]);
+    if (isRoot) await chownTree(workspace, hostUid, hostUid);
+    // Only a workspace the sandbox uid cannot reach needs the private-mount-namespace detour.
+    const stage = isRoot && !(await traversableBy(workspace, hostUid));
 
-    if (isRoot) {
+    if (stage) {
       await mkdir(STAGE_DIR, { recursive: true });
       await chmod(dirname(STAGE_DIR), 0o711);
     }
@@ -189,25 +192,16 @@ export class BubblewrapDriver implements SandboxDriver {
       writable: filesystem.writable,
       extraReadOnly: options.extraReadOnly ?? [],
       python: this.#python,
-      workspaceSource: isRoot ? STAGE_DIR : workspace,
+      workspaceSource: stage ? STAGE_DIR : workspace,
     });
     let argv: string[];
     if (isRoot) {
       const procs = cgroup?.procsFiles ?? [];
-      // Join the cgroups; then, in a private mount namespace, bind the workspace at the stage and
-      // drop to the sandbox's host uid before bwrap runs.
-      const script =
-        'n=$1; shift; i=0; while [ $i -lt $n ]; do echo $$ > "$1" || exit 125; shift; i=$((i+1)); done; ' +
-        'exec /usr/bin/unshare --mount --propagation private /bin/sh -c \'mount --bind -- "$0" "$1" && shift && exec "$@"\' "$@"';
-      argv = [
-        '/bin/sh',
-        '-c',
-        script,
-        'sh',
-        String(procs.length),
-        ...procs,
-        workspace,
-        STAGE_DIR,
+      // Join the cgroups, then drop to the sandbox's host uid before bwrap runs. A workspace that
+      // uid cannot reach is bound at the stage inside a private mount namespace first.
+      const joinCgroups =
+        'n=$1; shift; i=0; while [ $i -lt $n ]; do echo $$ > "$1" || exit 125; shift; i=$((i+1)); done; ';
+      const drop = [
         '/usr/bin/setpriv',
         `--reuid=${hostUid}`,
         `--regid=${hostUid}`,
@@ -215,6 +209,27 @@ export class BubblewrapDriver implements SandboxDriver {
         this.#bwrap,
         ...args,
       ];
+      argv = stage
+        ? [
+            '/bin/sh',
+            '-c',
+            `${joinCgroups}exec /usr/bin/unshare --mount --propagation private /bin/sh -c 'mount --bind -- "$0" "$1" && shift && exec "$@"' "$@"`,
+            'sh',
+            String(procs.length),
+            ...procs,
+            workspace,
+            STAGE_DIR,
+            ...drop,
+          ]
+        : [
+            '/bin/sh',
+            '-c',
+            `${joinCgroups}exec "$@"`,
+            'sh',
+            String(procs.length),
+            ...procs,
+            ...drop,
+          ];
     } else {
       argv = [this.#bwrap, ...args];
     }
@@ -275,7 +290,7 @@ export class BubblewrapDriver implements SandboxDriver {
     } catch (err) {
       child.kill('SIGKILL');
       await cgroup?.remove();
-      if (isRoot) execFileSync('chown', ['-R', '-h', `${wsStat.uid}:${wsStat.gid}`, workspace]);
+      if (isRoot) await chownTree(workspace, wsStat.uid, wsStat.gid);
       throw err;
     }
     const initPid = (JSON.parse(info.trim() || '{}') as { 'child-pid'?: number })['child-pid'];

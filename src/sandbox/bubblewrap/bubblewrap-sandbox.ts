@@ -1,7 +1,7 @@
 // One live bubblewrap sandbox: exec through the supervisor with timeout, abort and output caps;
 // file operations done inside the sandbox (so links resolve in its view, never the host's).
-import { execFile, type ChildProcess } from 'node:child_process';
-import { promisify } from 'node:util';
+import type { ChildProcess } from 'node:child_process';
+import { chownTree } from '../ownership.js';
 import { RingfenceError, SandboxError, PathEscapeError } from '../../errors.js';
 import type { Policy } from '../../policy/policy-schema.js';
 import type {
@@ -18,7 +18,6 @@ import { resolveSandboxPath } from '../workspace-path.js';
 import { measureDisk } from '../disk-usage.js';
 import type { SupervisorClient } from './supervisor-client.js';
 
-const execFileAsync = promisify(execFile);
 /** How often a running exec checks the workspace against the disk limit. */
 const DISK_CHECK_INTERVAL_MS = 1_000;
 const DEFAULT_READ_MAX_BYTES = 10 * 1024 * 1024;
@@ -258,9 +257,7 @@ export class BubblewrapSandbox implements Sandbox {
     await exited;
     const owner = this.#init.restoreOwner;
     if (owner) {
-      await execFileAsync('chown', ['-R', '-h', `${owner.uid}:${owner.gid}`, this.workspace]).catch(
-        (e: unknown) => errors.push(e),
-      );
+      await chownTree(this.workspace, owner.uid, owner.gid).catch((e: unknown) => errors.push(e));
     }
     this.#init.onDestroyed(this);
     if (errors.length)

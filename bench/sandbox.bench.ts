@@ -1,0 +1,172 @@
+// npm run bench:sandbox — sandbox start-up and exec costs against raw bwrap and sandbox-runtime,
+// measured in one run (issue 2 figures): median and p90 per case, JSON in bench/results/.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { BubblewrapDriver } from '../src/sandbox/bubblewrap/bubblewrap-driver.js';
+import { defaultPolicy } from '../src/policy/policy-schema.js';
+import type { Sandbox } from '../src/sandbox/driver.js';
+import { measure, printTable, writeResults, type Sample } from './bench-stats.js';
+
+const N = Number(process.env.BENCH_N ?? 30);
+const root = resolve(import.meta.dirname ?? '.', '..');
+
+function run(cmd: string, args: string[], cwd?: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const child = spawn(cmd, args, { stdio: 'ignore', ...(cwd ? { cwd } : {}) });
+    child.once('error', rej);
+    child.once('exit', (code) => res(code ?? 1));
+  });
+}
+
+function rssKb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** RSS of every process of the sandbox: the bwrap monitor, its pid-1 and the supervisor. */
+function sandboxRssKb(initPid: number): number {
+  let total = rssKb(initPid);
+  const stack = [initPid];
+  while (stack.length) {
+    const pid = stack.pop()!;
+    let kids: string[] = [];
+    try {
+      kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean);
+    } catch {
+      // gone
+    }
+    for (const k of kids) {
+      total += rssKb(Number(k));
+      stack.push(Number(k));
+    }
+  }
+  const parent = /PPid:\s+(\d+)/.exec(readFileSync(`/proc/${initPid}/status`, 'utf8'));
+  if (parent) total += rssKb(Number(parent[1]));
+  return total;
+}
+
+async function main(): Promise<void> {
+  const driver = new BubblewrapDriver();
+  const base = mkdtempSync(join(tmpdir(), 'rf-bench-'));
+  const policy = defaultPolicy();
+  let wsCount = 0;
+  const ws = () => mkdtempSync(join(base, `ws${wsCount++}-`));
+  const rows: Sample[] = [];
+
+  const raw = await measure('(a) raw bwrap --unshare-all true', N, () =>
+    run('bwrap', [
+      '--unshare-all',
+      '--die-with-parent',
+      '--ro-bind',
+      '/usr',
+      '/usr',
+      '--symlink',
+      'usr/bin',
+      '/bin',
+      '--symlink',
+      'usr/lib',
+      '/lib',
+      '--symlink',
+      'usr/lib64',
+      '/lib64',
+      '--proc',
+      '/proc',
+      '--dev',
+      '/dev',
+      '--',
+      '/usr/bin/true',
+    ]),
+  );
+  rows.push(raw);
+
+  const full = await measure('(b) create + exec true + destroy', N, async () => {
+    const sb = await driver.create({ workspace: ws(), policy });
+    await sb.exec(['true']);
+    await sb.destroy();
+  });
+  full.note = `${(full.medianMs / raw.medianMs).toFixed(2)}x raw bwrap (target <= 2x)`;
+  rows.push(full);
+
+  const warm = await driver.create({ workspace: ws(), policy });
+  const execOnly = await measure(
+    '(c) exec true in a live sandbox',
+    Math.max(N, 100),
+    () => warm.exec(['true']),
+    10,
+  );
+  execOnly.note = 'target p50 < 5 ms';
+  rows.push(execOnly);
+
+  const cliJs = join(root, 'bin', 'ringfence.js');
+  const built = existsSync(join(root, 'dist', 'cli', 'main.js'));
+  const cli = await measure(
+    `(d) ringfence sandbox exec -- true (${built ? 'built' : 'tsx'})`,
+    Math.min(N, 20),
+    () => run(process.execPath, [cliJs, 'sandbox', 'exec', '--', 'true'], root),
+  );
+  rows.push(cli);
+
+  const srt = join(root, 'node_modules', '.bin', 'srt');
+  if (existsSync(srt)) {
+    const s = await measure('(e) sandbox-runtime: srt true', Math.min(N, 20), () =>
+      run(srt, ['true'], root),
+    );
+    cli.note = `${(cli.medianMs / s.medianMs).toFixed(2)}x srt (target < 0.33x)`;
+    rows.push(s);
+  } else {
+    rows.push({
+      name: '(e) sandbox-runtime: srt true',
+      n: 0,
+      medianMs: Number.NaN,
+      p90Ms: Number.NaN,
+      note: 'not installed (npm i -D @anthropic-ai/sandbox-runtime)',
+    });
+  }
+
+  const idleRss = sandboxRssKb((warm as unknown as { initPid: number }).initPid);
+  await warm.destroy();
+
+  const scaling: Sample[] = [];
+  for (const alive of [1, 10, 50]) {
+    const held: Sandbox[] = [];
+    for (let i = 0; i < alive - 1; i++) held.push(await driver.create({ workspace: ws(), policy }));
+    const s = await measure(
+      `(b) with ${alive} sandbox(es) alive`,
+      Math.min(N, 20),
+      async () => {
+        const sb = await driver.create({ workspace: ws(), policy });
+        await sb.exec(['true']);
+        await sb.destroy();
+      },
+      1,
+    );
+    scaling.push(s);
+    await Promise.all(held.map((h) => h.destroy()));
+  }
+
+  printTable(`Sandbox figures (bubblewrap driver, ${N} iterations after warm-up)`, rows);
+  printTable('Create + exec + destroy while other sandboxes are alive', scaling);
+  process.stdout.write(
+    `\nIdle sandbox memory (RSS of bwrap monitor + init + supervisor): ${(idleRss / 1024).toFixed(1)} MiB\n`,
+  );
+  const path = writeResults('sandbox.json', {
+    iterations: N,
+    rows,
+    scaling,
+    idleSandboxRssKb: idleRss,
+  });
+  process.stdout.write(`results written to ${path}\n`);
+  await driver.close();
+  rmSync(base, { recursive: true, force: true });
+}
+
+await main();
