@@ -1,0 +1,219 @@
+// CONNECT tunnels: decide, resolve and pin, dial, then require SNI == CONNECT host before a
+// byte reaches upstream. Credential-bound hosts are handed to TLS termination instead.
+import type { IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { bindingsFor } from './credentials.js';
+import { decideTarget } from './decide.js';
+import { MAX_CLIENT_HELLO_BYTES, parseClientHello } from './tls-client-hello.js';
+import { rawDenyResponse, type Denial } from './reasons.js';
+import { resolvePinned } from './resolve.js';
+import { emitDenied, track, type SessionContext } from './session-context.js';
+import { normaliseTargetHost, parseAuthority, type Target } from './target.js';
+import type { TunnelInfo } from './http-forward.js';
+
+export const CONNECT_TIMEOUT_MS = 10_000;
+const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
+/** TLS alert: fatal unrecognized_name, sent when the SNI check fails after the 200. */
+const ALERT_UNRECOGNIZED_NAME = Buffer.from([0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x70]);
+
+/** Hands a client socket (after the 200) to TLS termination for a credential-bound host. */
+export type TerminateFn = (
+  client: Socket,
+  head: Buffer,
+  tunnel: TunnelInfo,
+  done: (denial?: Denial) => void,
+) => void;
+
+function refuse(
+  ctx: SessionContext,
+  socket: Socket,
+  target: Partial<Target>,
+  denial: Denial,
+  startedAt: number,
+  ip?: string,
+): void {
+  emitDenied(ctx, 'connect', target, denial, startedAt, { ip });
+  socket.end(rawDenyResponse(denial));
+}
+
+/** Reads the first bytes of the tunnel until the ClientHello is complete (or clearly not TLS). */
+function readClientHello(
+  socket: Socket,
+  head: Buffer,
+): Promise<{ buf: Buffer; sni: string | undefined } | Denial | { notTls: Buffer }> {
+  return new Promise((resolve) => {
+    let buf = head;
+    const check = (): boolean => {
+      const r = parseClientHello(buf);
+      if (r.status === 'need_more' && buf.length < MAX_CLIENT_HELLO_BYTES) return false;
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.pause();
+      if (r.status === 'ok') resolve({ buf, sni: r.serverName });
+      else if (r.status === 'not_tls') resolve({ notTls: buf });
+      else resolve({ reason: 'sni_missing', detail: 'malformed ClientHello' });
+      return true;
+    };
+    const onData = (chunk: Buffer): void => {
+      buf = Buffer.concat([buf, chunk]);
+      check();
+    };
+    const onClose = (): void =>
+      resolve({ reason: 'sni_missing', detail: 'closed before ClientHello' });
+    if (buf.length && check()) return;
+    socket.on('data', onData);
+    socket.once('close', onClose);
+    socket.resume();
+  });
+}
+
+/** Checks a ClientHello's SNI against the CONNECT target. */
+export function checkSni(target: Target, sni: string | undefined): Denial | undefined {
+  if (sni === undefined) return target.isIp ? undefined : { reason: 'sni_missing' };
+  const n = normaliseTargetHost(sni);
+  if (typeof n === 'string' || n.isIp || n.host !== target.host) return { reason: 'sni_mismatch' };
+  return undefined;
+}
+
+/** Handles one CONNECT request arriving on the session socket. */
+export async function handleConnect(
+  ctx: SessionContext,
+  req: IncomingMessage,
+  client: Socket,
+  head: Buffer,
+  terminate: TerminateFn,
+): Promise<void> {
+  const startedAt = Date.now();
+  track(ctx, client);
+  client.on('error', () => client.destroy());
+  const parsed = parseAuthority(req.url ?? '', undefined);
+  if (!parsed.ok) return refuse(ctx, client, {}, parsed.denial, startedAt);
+  const target = parsed.target;
+  const decision = decideTarget(ctx.policy, target, 'connect');
+  if (!decision.allowed) return refuse(ctx, client, target, decision.denial, startedAt);
+  const limit = ctx.limiter.acquireTunnel();
+  if (limit) return refuse(ctx, client, target, limit, startedAt);
+  let released = false;
+  const release = (): void => {
+    if (!released) ctx.limiter.releaseTunnel();
+    released = true;
+  };
+  client.once('close', release);
+  const pinned = await resolvePinned(ctx.policy, target, ctx.lookup);
+  if (!pinned.ok) return refuse(ctx, client, target, pinned.denial, startedAt);
+  const ip = pinned.ip;
+  const tunnel: TunnelInfo = { target, ip, rule: decision.rule };
+  const emitEnd = (
+    allowed: boolean,
+    reason: string,
+    bytesIn: number,
+    bytesOut: number,
+    terminated: boolean,
+  ): void => {
+    ctx.emitter.emit({
+      sessionId: ctx.sessionId,
+      host: target.host,
+      port: target.port,
+      ip,
+      allowed,
+      reason,
+      rule: allowed ? decision.rule : undefined,
+      bytesIn,
+      bytesOut,
+      durationMs: Date.now() - startedAt,
+      kind: 'connect',
+      injected: [],
+      terminated,
+    });
+  };
+
+  if (bindingsFor(ctx.bindings, target).length > 0) {
+    client.write(ESTABLISHED);
+    terminate(client, head, tunnel, (denial) => {
+      if (denial) emitEnd(false, denial.reason, 0, 0, true);
+      else emitEnd(true, 'allowed', 0, 0, true);
+    });
+    return;
+  }
+
+  const upstream = connect({ host: ip, port: target.port });
+  track(ctx, upstream);
+  upstream.setTimeout(CONNECT_TIMEOUT_MS);
+  upstream.on('error', () => upstream.destroy());
+  const connected = await new Promise<boolean>((resolve) => {
+    upstream.once('connect', () => resolve(true));
+    upstream.once('close', () => resolve(false));
+  });
+  if (!connected || client.destroyed) {
+    upstream.destroy();
+    return refuse(ctx, client, target, { reason: 'upstream_unreachable' }, startedAt, ip);
+  }
+  upstream.setTimeout(ctx.limiter.limits.idleTimeoutMs);
+  client.write(ESTABLISHED);
+  const hello = await readClientHello(client, head);
+  let first: Buffer;
+  if ('notTls' in hello) {
+    if (target.port === 443) {
+      upstream.destroy();
+      client.destroy();
+      emitEnd(false, 'tls_required', 0, 0, false);
+      return;
+    }
+    first = hello.notTls; // a non-TLS protocol on a listed port other than 443
+  } else if ('reason' in hello) {
+    upstream.destroy();
+    client.destroy();
+    emitEnd(false, hello.reason, 0, 0, false);
+    return;
+  } else {
+    const sniDenial = checkSni(target, hello.sni);
+    if (sniDenial) {
+      upstream.destroy();
+      client.end(ALERT_UNRECOGNIZED_NAME);
+      emitEnd(false, sniDenial.reason, 0, 0, false);
+      return;
+    }
+    first = hello.buf;
+  }
+  pipeTunnel(ctx, client, upstream, first, (bytesIn, bytesOut) => {
+    release();
+    emitEnd(true, 'allowed', bytesIn, bytesOut, false);
+  });
+}
+
+function pipeTunnel(
+  ctx: SessionContext,
+  client: Socket,
+  upstream: Socket,
+  first: Buffer,
+  done: (bytesIn: number, bytesOut: number) => void,
+): void {
+  let bytesIn = 0;
+  let bytesOut = first.length;
+  let finished = false;
+  const onClose = (): void => {
+    client.destroy();
+    upstream.destroy();
+    if (!finished) done(bytesIn, bytesOut);
+    finished = true;
+  };
+  if (first.length) upstream.write(first);
+  ctx.limiter.addBytes(first.length);
+  client.on('data', (chunk: Buffer) => {
+    bytesOut += chunk.length;
+    if (!ctx.limiter.addBytes(chunk.length)) onClose();
+    else if (!upstream.write(chunk)) client.pause();
+  });
+  upstream.on('drain', () => client.resume());
+  upstream.on('data', (chunk: Buffer) => {
+    bytesIn += chunk.length;
+    if (!ctx.limiter.addBytes(chunk.length)) onClose();
+    else if (!client.write(chunk)) upstream.pause();
+  });
+  client.on('drain', () => upstream.resume());
+  client.on('end', () => upstream.end());
+  upstream.on('end', () => client.end());
+  client.once('close', onClose);
+  upstream.once('close', onClose);
+  client.resume();
+}

@@ -1,0 +1,274 @@
+// Plain HTTP forward requests and requests inside terminated TLS: every request is decided
+// on its own (Host re-checked, method/path rules), credentials injected only toward bound hosts.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { rootCertificates } from 'node:tls';
+import { Transform, pipeline, type TransformCallback } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { bindingsFor, type CompiledBinding } from './credentials.js';
+import { decideRequest, decideTarget } from './decide.js';
+import { RedactStream, redactText } from './redact.js';
+import { denyMessage, denyStatus, type Denial } from './reasons.js';
+import { resolvePinned } from './resolve.js';
+import { emitDenied, track, type SessionContext } from './session-context.js';
+import { parseAbsoluteUrl, parseAuthority, sameTarget, type Target } from './target.js';
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'proxy-connection',
+  'keep-alive',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** For requests inside a terminated tunnel: the tunnel's checked target and pinned IP. */
+export interface TunnelInfo {
+  target: Target;
+  ip: string;
+  rule: string;
+}
+
+function writeDeny(res: ServerResponse, denial: Denial): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = denyMessage(denial);
+  res.writeHead(denyStatus(denial.reason), {
+    'X-Proxy-Error': denial.reason,
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+function hostHeader(target: Target, defaultPort: number): string {
+  const host = target.host.includes(':') ? `[${target.host}]` : target.host;
+  return target.port === defaultPort ? host : `${host}:${target.port}`;
+}
+
+function filterHeaders(raw: readonly string[], drop: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  const connectionListed = new Set<string>();
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i]?.toLowerCase() === 'connection')
+      for (const t of (raw[i + 1] ?? '').split(',')) connectionListed.add(t.trim().toLowerCase());
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] ?? '').toLowerCase();
+    if (HOP_BY_HOP.has(name) || connectionListed.has(name) || drop.has(name)) continue;
+    out.push(raw[i] ?? '', raw[i + 1] ?? '');
+  }
+  return out;
+}
+
+/** Counts bytes through a stream and stops the transfer once the session cap is reached. */
+function counter(ctx: SessionContext, onBytes: (n: number) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+      onBytes(chunk.length);
+      if (!ctx.limiter.addBytes(chunk.length)) cb(new Error('session byte limit reached'));
+      else cb(null, chunk);
+    },
+  });
+}
+
+function decoderFor(encoding: string | undefined): Transform | undefined {
+  switch ((encoding ?? '').trim().toLowerCase()) {
+    case 'gzip':
+    case 'x-gzip':
+      return createGunzip();
+    case 'deflate':
+      return createInflate();
+    case 'br':
+      return createBrotliDecompress();
+    default:
+      return undefined;
+  }
+}
+
+/** Handles one absolute-form `http://` request arriving on the session socket. */
+export async function handlePlainRequest(
+  ctx: SessionContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const startedAt = Date.now();
+  const url = req.url ?? '';
+  const parsed = parseAbsoluteUrl(url);
+  if (!parsed.ok) return deny(ctx, res, {}, parsed.denial, startedAt);
+  const { target, path } = parsed;
+  const hostCheck = checkHostHeader(req, target, 80);
+  if (hostCheck) return deny(ctx, res, target, hostCheck, startedAt);
+  const decision = decideTarget(ctx.policy, target, 'http');
+  if (!decision.allowed) return deny(ctx, res, target, decision.denial, startedAt);
+  const ruleDenial = decideRequest(ctx.policy, target, req.method ?? 'GET', path);
+  if (ruleDenial) return deny(ctx, res, target, ruleDenial, startedAt);
+  const limit = ctx.limiter.newConnection();
+  if (limit) return deny(ctx, res, target, limit, startedAt);
+  const pinned = await resolvePinned(ctx.policy, target, ctx.lookup);
+  if (!pinned.ok) return deny(ctx, res, target, pinned.denial, startedAt);
+  send(ctx, req, res, { target, ip: pinned.ip, rule: decision.rule }, path, false, startedAt);
+}
+
+/** Handles one request inside a TLS tunnel the proxy terminated (credential-bound host). */
+export function handleTerminatedRequest(
+  ctx: SessionContext,
+  tunnel: TunnelInfo,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  const startedAt = Date.now();
+  const path = req.url ?? '';
+  const extra = { ip: tunnel.ip, terminated: true };
+  if (!path.startsWith('/'))
+    return deny(ctx, res, tunnel.target, { reason: 'invalid_request' }, startedAt, extra);
+  const hostCheck = checkHostHeader(req, tunnel.target, 443);
+  if (hostCheck) return deny(ctx, res, tunnel.target, hostCheck, startedAt, extra);
+  const ruleDenial = decideRequest(ctx.policy, tunnel.target, req.method ?? 'GET', path);
+  if (ruleDenial) return deny(ctx, res, tunnel.target, ruleDenial, startedAt, extra);
+  const limit = ctx.limiter.newConnection();
+  if (limit) return deny(ctx, res, tunnel.target, limit, startedAt, extra);
+  send(ctx, req, res, tunnel, path, true, startedAt);
+}
+
+function deny(
+  ctx: SessionContext,
+  res: ServerResponse,
+  target: Partial<Target>,
+  denial: Denial,
+  startedAt: number,
+  extra: { ip?: string; terminated?: boolean } = {},
+): void {
+  emitDenied(ctx, 'http', target, denial, startedAt, extra);
+  writeDeny(res, denial);
+}
+
+function checkHostHeader(
+  req: IncomingMessage,
+  target: Target,
+  defaultPort: number,
+): Denial | undefined {
+  const values = req.headersDistinct.host ?? [];
+  if (values.length !== 1) return { reason: 'host_header_mismatch' };
+  const parsed = parseAuthority(values[0] ?? '', defaultPort);
+  if (!parsed.ok || !sameTarget(parsed.target, target)) return { reason: 'host_header_mismatch' };
+  return undefined;
+}
+
+function injectedHeaders(bound: readonly CompiledBinding[]): string[] {
+  const out: string[] = [];
+  for (const b of bound) out.push(b.header, b.headerValue);
+  if (bound.length > 0) out.push('accept-encoding', 'identity');
+  return out;
+}
+
+function send(
+  ctx: SessionContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  tunnel: TunnelInfo,
+  path: string,
+  tls: boolean,
+  startedAt: number,
+): void {
+  const { target, ip } = tunnel;
+  const bound = bindingsFor(ctx.bindings, target);
+  const drop = new Set([
+    'host',
+    ...bound.map((b) => b.header),
+    ...(bound.length ? ['accept-encoding'] : []),
+  ]);
+  const headers = [
+    'Host',
+    hostHeader(target, tls ? 443 : 80),
+    ...filterHeaders(req.rawHeaders, drop),
+    ...injectedHeaders(bound),
+  ];
+  let bytesIn = 0;
+  let bytesOut = 0;
+  let finished = false;
+  const finish = (allowed: boolean, reason: string): void => {
+    if (finished) return;
+    finished = true;
+    ctx.emitter.emit({
+      sessionId: ctx.sessionId,
+      host: target.host,
+      port: target.port,
+      ip,
+      allowed,
+      reason,
+      rule: tunnel.rule,
+      bytesIn,
+      bytesOut,
+      durationMs: Date.now() - startedAt,
+      kind: 'http',
+      injected: bound.map((b) => b.name),
+      terminated: tls,
+    });
+  };
+  const options = {
+    host: ip,
+    port: target.port,
+    method: req.method ?? 'GET',
+    path,
+    headers,
+    setHost: false,
+    agent: false as const,
+  };
+  const upstream = tls
+    ? httpsRequest({
+        ...options,
+        ...(target.isIp ? {} : { servername: target.host }),
+        ...(ctx.upstreamCa.length ? { ca: [...rootCertificates, ...ctx.upstreamCa] } : {}),
+        rejectUnauthorized: true,
+      })
+    : httpRequest(options);
+  upstream.setTimeout(ctx.limiter.limits.idleTimeoutMs, () => upstream.destroy(new Error('idle')));
+  upstream.on('socket', (s) => track(ctx, s));
+  upstream.on('error', (err) => {
+    ctx.logger.debug({ sessionId: ctx.sessionId, err: err.message }, 'upstream error');
+    if (!res.headersSent) {
+      finish(false, 'upstream_unreachable');
+      writeDeny(res, { reason: 'upstream_unreachable' });
+    } else {
+      finish(true, 'allowed');
+      res.destroy();
+    }
+  });
+  upstream.on('response', (up) => {
+    const targets = bound.map((b) => ({ name: b.name, value: b.value }));
+    const decoder = targets.length ? decoderFor(up.headers['content-encoding']) : undefined;
+    const dropResp = new Set(
+      targets.length ? ['content-length', ...(decoder ? ['content-encoding'] : [])] : [],
+    );
+    let respHeaders = filterHeaders(up.rawHeaders, dropResp);
+    if (targets.length)
+      respHeaders = respHeaders.map((v, i) => (i % 2 ? redactText(v, targets) : v));
+    res.writeHead(up.statusCode ?? 502, respHeaders);
+    const stages: (NodeJS.ReadableStream | NodeJS.WritableStream)[] = [
+      up,
+      counter(ctx, (n) => (bytesIn += n)),
+    ];
+    if (decoder) stages.push(decoder);
+    if (targets.length) stages.push(new RedactStream(targets));
+    stages.push(res);
+    pipeline(stages as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream], (err) => {
+      if (err) res.destroy();
+      finish(true, 'allowed');
+    });
+  });
+  pipeline(
+    req,
+    counter(ctx, (n) => (bytesOut += n)),
+    upstream,
+    (err) => {
+      if (err) upstream.destroy();
+    },
+  );
+  res.once('close', () => finish(true, 'allowed'));
+}

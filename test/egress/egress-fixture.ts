@@ -1,0 +1,80 @@
+// One namespace-backed world for the egress tests: upstream HTTP/HTTPS servers on
+// 198.51.100.10, CAs in a temp dir, a proxy with a fake resolver that never leaves the machine.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CertificateAuthority } from '../../src/egress/ca.js';
+import type { LookupFn } from '../../src/egress/resolve.js';
+import { createNetns, waitForLine, type TestNetns } from '../helpers/netns.js';
+
+/** Each test file gets its own subnet so files can run in parallel without route clashes. */
+export interface Subnet {
+  hostIp: string;
+  upstreamIp: string;
+}
+export const SUBNET_A: Subnet = { hostIp: '198.51.100.1', upstreamIp: '198.51.100.10' };
+export const SUBNET_B: Subnet = { hostIp: '203.0.113.1', upstreamIp: '203.0.113.10' };
+export const TEST_NAMES = ['api.example.test', 'other.example.test', 'bound.example.test'];
+
+export interface EgressWorld {
+  dir: string;
+  netns: TestNetns;
+  upstreamCa: CertificateAuthority;
+  proxyCa: CertificateAuthority;
+  /** upstream CA + proxy CA, for clients talking to bound and unbound hosts. */
+  bundlePath: string;
+  upstreamCaPath: string;
+  proxyCaPath: string;
+  destroy(): Promise<void>;
+}
+
+/** Test-only resolver: fixed answers, everything else fails (no DNS query ever leaves). */
+export function fakeLookup(answers: Record<string, readonly string[]>): LookupFn {
+  return async (host) => {
+    const list = answers[host];
+    if (!list) throw Object.assign(new Error(`ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+    return list.map((address) => ({ address }));
+  };
+}
+
+export async function createWorld(subnet: Subnet): Promise<EgressWorld> {
+  const dir = await mkdtemp(join(tmpdir(), 'rf-egress-'));
+  const netns = await createNetns({ hostIp: subnet.hostIp, nsIps: [subnet.upstreamIp] });
+  try {
+    const upstreamCa = await CertificateAuthority.loadOrCreate(
+      join(dir, 'upstream-ca'),
+      'test upstream CA',
+    );
+    const proxyCa = await CertificateAuthority.loadOrCreate(join(dir, 'proxy-ca'));
+    const leaf = upstreamCa.issue(TEST_NAMES[0] ?? '', [...TEST_NAMES.slice(1), subnet.upstreamIp]);
+    await writeFile(join(dir, 'up-cert.pem'), leaf.certPem);
+    await writeFile(join(dir, 'up-key.pem'), leaf.keyPem, { mode: 0o600 });
+    const bundlePath = join(dir, 'bundle.pem');
+    await writeFile(bundlePath, upstreamCa.certPem + proxyCa.certPem);
+    const script = fileURLToPath(new URL('./fixtures/upstream-server.mjs', import.meta.url));
+    const child = netns.spawn(process.execPath, [script], {
+      LISTEN_IPS: subnet.upstreamIp,
+      TLS_CERT: join(dir, 'up-cert.pem'),
+      TLS_KEY: join(dir, 'up-key.pem'),
+    });
+    await waitForLine(child, 'upstream ready');
+    return {
+      dir,
+      netns,
+      upstreamCa,
+      proxyCa,
+      bundlePath,
+      upstreamCaPath: upstreamCa.certPath,
+      proxyCaPath: proxyCa.certPath,
+      async destroy() {
+        await netns.destroy();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await netns.destroy();
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
