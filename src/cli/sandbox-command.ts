@@ -8,6 +8,8 @@ import { loadTier } from '../config/load-config.js';
 import { loadPolicyFile } from '../policy/load-policy.js';
 import { policySchema, type Policy } from '../policy/policy-schema.js';
 import { createDriver } from '../sandbox/create-driver.js';
+import { openSessionEgress } from '../egress/session-egress.js';
+import { provisionSandbox } from '../sandbox/provision.js';
 import type { DriverName } from '../sandbox/driver.js';
 import { ConfigError } from '../errors.js';
 import { globalOptions } from './config-command.js';
@@ -79,7 +81,16 @@ export function registerSandboxCommand(program: Command): void {
       process.once('SIGTERM', onSignal);
       let exitCode = 1;
       try {
-        const box = await driver.create({ workspace, policy, signal: abort.signal });
+        const egress = await openSessionEgress(policy, tier.dataDir);
+        const box = await provisionSandbox(driver, {
+          workspace,
+          policy,
+          signal: abort.signal,
+          ...(egress ? { egress: egress.wiring } : {}),
+        }).catch(async (err: unknown) => {
+          await egress?.close();
+          throw err;
+        });
         try {
           const stdin = process.stdin.isTTY
             ? undefined
@@ -99,6 +110,7 @@ export function registerSandboxCommand(program: Command): void {
           exitCode = result.exitCode;
         } finally {
           await box.destroy();
+          await egress?.close();
         }
       } finally {
         await driver.close();

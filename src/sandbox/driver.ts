@@ -80,6 +80,10 @@ export interface Sandbox {
   readonly driver: DriverName;
   /** Host path of the workspace. */
   readonly workspace: string;
+  /** Host pid of a process inside the sandbox's network namespace (for the egress relay). */
+  readonly initPid?: number | undefined;
+  /** Host uid the sandbox's processes run as, when it is not the caller's own. */
+  readonly hostUid?: number | undefined;
   exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
   /** Paths are relative to /workspace (or absolute under it); links are never followed out. */
   readFile(path: string, options?: { maxBytes?: number; signal?: AbortSignal }): Promise<Buffer>;

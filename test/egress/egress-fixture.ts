@@ -12,9 +12,16 @@ import { createNetns, waitForLine, type TestNetns } from '../helpers/netns.js';
 export interface Subnet {
   hostIp: string;
   upstreamIp: string;
+  /** Prefix length; a /28 inside a /24 used by another file routes by longest prefix. */
+  prefix?: number;
 }
 export const SUBNET_A: Subnet = { hostIp: '198.51.100.1', upstreamIp: '198.51.100.10' };
 export const SUBNET_B: Subnet = { hostIp: '203.0.113.1', upstreamIp: '203.0.113.10' };
+export const SUBNET_C: Subnet = {
+  hostIp: '198.51.100.129',
+  upstreamIp: '198.51.100.130',
+  prefix: 28,
+};
 export const TEST_NAMES = ['api.example.test', 'other.example.test', 'bound.example.test'];
 
 export interface EgressWorld {
@@ -40,7 +47,11 @@ export function fakeLookup(answers: Record<string, readonly string[]>): LookupFn
 
 export async function createWorld(subnet: Subnet): Promise<EgressWorld> {
   const dir = await mkdtemp(join(tmpdir(), 'rf-egress-'));
-  const netns = await createNetns({ hostIp: subnet.hostIp, nsIps: [subnet.upstreamIp] });
+  const netns = await createNetns({
+    hostIp: subnet.hostIp,
+    nsIps: [subnet.upstreamIp],
+    ...(subnet.prefix ? { prefix: subnet.prefix } : {}),
+  });
   try {
     const upstreamCa = await CertificateAuthority.loadOrCreate(
       join(dir, 'upstream-ca'),

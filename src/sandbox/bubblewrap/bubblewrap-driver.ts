@@ -303,6 +303,7 @@ export class BubblewrapDriver implements SandboxDriver {
       client,
       cgroup,
       initPid,
+      hostUid: isRoot ? hostUid : undefined,
       baseEnv: {
         PATH: env.PATH!,
         HOME: env.HOME!,

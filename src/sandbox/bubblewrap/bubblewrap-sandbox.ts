@@ -30,6 +30,7 @@ export interface BubblewrapSandboxInit {
   client: SupervisorClient;
   cgroup: SandboxCgroup | undefined;
   initPid: number | undefined;
+  hostUid: number | undefined;
   baseEnv: Record<string, string>;
   restoreOwner: { uid: number; gid: number } | undefined;
   onDestroyed: (sb: BubblewrapSandbox) => void;
@@ -57,6 +58,10 @@ export class BubblewrapSandbox implements Sandbox {
   /** Host pid of the sandbox's pid-1 (for joining its network namespace). */
   get initPid(): number | undefined {
     return this.#init.initPid;
+  }
+
+  get hostUid(): number | undefined {
+    return this.#init.hostUid;
   }
 
   #assertAlive(): void {

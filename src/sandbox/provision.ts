@@ -1,0 +1,168 @@
+// Creates a sandbox for a session with its egress wired in: the session's proxy socket, a relay
+// outside the sandbox that joins only its network namespace, proxy env and the CA it trusts.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chown, mkdir, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SandboxError } from '../errors.js';
+import type {
+  CertificateAuthority,
+  CredentialBinding,
+  EgressProxy,
+  EgressSession,
+} from '../egress/index.js';
+import { proxyEnv } from '../egress/index.js';
+import type { CreateSandboxOptions, Sandbox, SandboxDriver } from './driver.js';
+
+/** Port the relay listens on inside every sandbox's own loopback. */
+export const SANDBOX_PROXY_PORT = 3128;
+/** Where the CA bundle appears inside the sandbox when TLS is terminated for bound hosts. */
+export const SANDBOX_CA_PATH = '/etc/ringfence/ca-bundle.pem';
+/** Relay uid for drivers that do not report one (containers). */
+const FALLBACK_RELAY_UID = 1_199_999_999;
+
+export interface EgressWiring {
+  proxy: EgressProxy;
+  /** Resolved credential bindings for this session (values stay on the host). */
+  secrets?: readonly CredentialBinding[];
+  /** Needed when `secrets` is non-empty: the sandbox trusts this CA for bound hosts. */
+  ca?: CertificateAuthority;
+}
+
+export interface ProvisionOptions extends CreateSandboxOptions {
+  egress?: EgressWiring;
+}
+
+function runDir(): string {
+  return process.getuid?.() === 0
+    ? '/run/ringfence'
+    : join(tmpdir(), `ringfence-${process.getuid?.() ?? 'user'}`);
+}
+
+/** Starts `socat` in the sandbox's network namespace, forwarding 127.0.0.1:3128 to the proxy socket. */
+async function startRelay(initPid: number, socketPath: string, uid: number): Promise<ChildProcess> {
+  const child = spawn(
+    'nsenter',
+    [
+      `--net=/proc/${initPid}/ns/net`,
+      '--',
+      'setpriv',
+      `--reuid=${uid}`,
+      `--regid=${uid}`,
+      '--clear-groups',
+      '--pdeathsig',
+      'KILL',
+      'socat',
+      '-d',
+      '-d',
+      `TCP-LISTEN:${SANDBOX_PROXY_PORT},bind=127.0.0.1,fork,reuseaddr,nodelay`,
+      `UNIX-CONNECT:${socketPath}`,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    const onData = (d: Buffer): void => {
+      err += d.toString();
+      if (/listening on/.test(err)) {
+        child.stderr?.off('data', onData);
+        child.stderr?.resume();
+        resolve();
+      }
+    };
+    child.stderr?.on('data', onData);
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      reject(new SandboxError('sandbox_failed', `egress relay exited ${code}: ${err.trim()}`)),
+    );
+  });
+  return child;
+}
+
+/**
+ * Creates a sandbox; when the policy allows any host (or binds a secret) and an egress proxy is
+ * given, the sandbox's only way out is its own proxy session.
+ * @example const sb = await provisionSandbox(driver, { workspace, policy, sessionId, egress: { proxy } });
+ */
+export async function provisionSandbox(
+  driver: SandboxDriver,
+  options: ProvisionOptions,
+): Promise<Sandbox> {
+  const { egress, ...createOptions } = options;
+  const wantsEgress =
+    egress && (options.policy.network.allow.length > 0 || (egress.secrets?.length ?? 0) > 0);
+  if (!egress || !wantsEgress) return driver.create(createOptions);
+  if (process.getuid?.() !== 0) {
+    throw new SandboxError(
+      'sandbox_unavailable',
+      'egress for sandboxes needs root (the relay joins the sandbox network namespace)',
+    );
+  }
+  const sessionId = options.sessionId ?? `sb-${randomBytes(6).toString('hex')}`;
+  const dir = join(runDir(), 'egress');
+  await mkdir(dir, { recursive: true, mode: 0o711 });
+  const socketPath = join(
+    dir,
+    `${sessionId.replace(/[^a-zA-Z0-9_-]/g, '')}-${randomBytes(4).toString('hex')}.sock`,
+  );
+  const session: EgressSession = await egress.proxy.openSession({
+    sessionId,
+    policy: options.policy.network,
+    ...(egress.secrets ? { secrets: egress.secrets } : {}),
+    socketPath,
+  });
+  let caFile: string | undefined;
+  const extraReadOnly = [...(options.extraReadOnly ?? [])];
+  if (egress.secrets?.length && egress.ca) {
+    caFile = join(dir, `${sessionId}-ca.pem`);
+    await writeFile(caFile, egress.ca.trustBundlePem(), { mode: 0o644 });
+    extraReadOnly.push({ host: caFile, sandbox: SANDBOX_CA_PATH });
+  }
+  const env = {
+    ...(options.env ?? {}),
+    ...proxyEnv({ port: SANDBOX_PROXY_PORT, ...(caFile ? { caCertPath: SANDBOX_CA_PATH } : {}) }),
+  };
+  let sandbox: Sandbox | undefined;
+  let relay: ChildProcess | undefined;
+  try {
+    sandbox = await driver.create({ ...createOptions, sessionId, env, extraReadOnly });
+    if (!sandbox.initPid)
+      throw new SandboxError('sandbox_failed', `the ${driver.name} sandbox did not report its pid`);
+    const relayUid = sandbox.hostUid ?? FALLBACK_RELAY_UID;
+    await chown(socketPath, relayUid, relayUid);
+    relay = await startRelay(sandbox.initPid, socketPath, relayUid);
+  } catch (err) {
+    await sandbox?.destroy().catch(() => undefined);
+    await session.close();
+    if (caFile) await rm(caFile, { force: true });
+    throw err;
+  }
+  return withEgress(sandbox, async () => {
+    relay?.kill('SIGKILL');
+    await session.close();
+    if (caFile) await rm(caFile, { force: true });
+  });
+}
+
+/** The same sandbox, whose destroy also tears down its egress. */
+function withEgress(sandbox: Sandbox, teardown: () => Promise<void>): Sandbox {
+  let destroying: Promise<void> | undefined;
+  const destroy = (): Promise<void> => {
+    destroying ??= (async () => {
+      const results = await Promise.allSettled([sandbox.destroy(), teardown()]);
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    })();
+    return destroying;
+  };
+  return new Proxy(sandbox, {
+    get(target, prop) {
+      if (prop === 'destroy') return destroy;
+      const value: unknown = Reflect.get(target, prop);
+      return typeof value === 'function'
+        ? (value as (...a: unknown[]) => unknown).bind(target)
+        : value;
+    },
+  });
+}
