@@ -6,6 +6,7 @@ import { registerSandboxCommand } from './sandbox-command.js';
 import { registerDoctorCommand } from './doctor-command.js';
 import { registerAuditCommand } from './audit-command.js';
 import { registerModelCommand } from './model-command.js';
+import { registerDemoCommand } from './demo-command.js';
 
 const program = new Command();
 program
@@ -20,6 +21,7 @@ registerSandboxCommand(program);
 registerDoctorCommand(program);
 registerAuditCommand(program);
 registerModelCommand(program);
+registerDemoCommand(program);
 
 try {
   await program.parseAsync(process.argv);
