@@ -20,3 +20,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "ringfence setup: installing npm dependencies" >&2
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# The CLI runs from dist/ (fast start-up); rebuild when any source is newer than the last build.
+if [ ! -f dist/.stamp ] || [ -n "$(find src -newer dist/.stamp -print -quit)" ]; then
+  echo "ringfence setup: building" >&2
+  npm run --silent build
+fi

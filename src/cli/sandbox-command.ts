@@ -8,7 +8,6 @@ import { loadTier } from '../config/load-config.js';
 import { loadPolicyFile } from '../policy/load-policy.js';
 import { policySchema, type Policy } from '../policy/policy-schema.js';
 import { createDriver } from '../sandbox/create-driver.js';
-import { openSessionEgress } from '../egress/session-egress.js';
 import { provisionSandbox } from '../sandbox/provision.js';
 import type { DriverName } from '../sandbox/driver.js';
 import { ConfigError } from '../errors.js';
@@ -81,7 +80,13 @@ export function registerSandboxCommand(program: Command): void {
       process.once('SIGTERM', onSignal);
       let exitCode = 1;
       try {
-        const egress = await openSessionEgress(policy, tier.dataDir);
+        // The proxy (and its TLS/CA code) is loaded only when the policy lets something out.
+        const egress =
+          policy.network.allow.length > 0 || Object.keys(policy.secrets).length > 0
+            ? await (
+                await import('../egress/session-egress.js')
+              ).openSessionEgress(policy, tier.dataDir)
+            : undefined;
         const box = await provisionSandbox(driver, {
           workspace,
           policy,

@@ -3,7 +3,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as YamlModule from 'yaml';
 import type { ZodError } from 'zod';
 import { ConfigError, type Issue } from '../errors.js';
 import { policySchema, type Policy } from '../policy/policy-schema.js';
@@ -42,7 +43,9 @@ export function findConfigPath(explicit?: string): string | undefined {
 export function parseConfig(text: string, source = 'config'): RingfenceConfig {
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    // Loaded on first use: commands run without a config file never pay for the YAML parser.
+    const { parse } = createRequire(import.meta.url)('yaml') as typeof YamlModule;
+    raw = parse(text);
   } catch (err) {
     throw new ConfigError(
       `${source}: not valid YAML/JSON`,
@@ -50,6 +53,11 @@ export function parseConfig(text: string, source = 'config'): RingfenceConfig {
       { cause: err },
     );
   }
+  return validateConfig(raw, source);
+}
+
+/** Validates an already-parsed config object. */
+export function validateConfig(raw: unknown, source = 'config'): RingfenceConfig {
   const parsed = configSchema.safeParse(raw ?? {});
   if (!parsed.success) throw new ConfigError(`${source}: invalid config`, zodIssues(parsed.error));
   return parsed.data;

@@ -12,7 +12,7 @@ import type {
   EgressProxy,
   EgressSession,
 } from '../egress/index.js';
-import { proxyEnv } from '../egress/index.js';
+import { proxyEnv } from '../egress/proxy-env.js';
 import type { CreateSandboxOptions, Sandbox, SandboxDriver } from './driver.js';
 
 /** Port the relay listens on inside every sandbox's own loopback. */
