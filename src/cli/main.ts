@@ -14,6 +14,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   model: async () => (await import('./model-command.js')).registerModelCommand,
   canary: async () => (await import('./model-command.js')).registerModelCommand,
   demo: async () => (await import('./demo-command.js')).registerDemoCommand,
+  image: async () => (await import('./image-command.js')).registerImageCommand,
+  run: async () => (await import('./run-command.js')).registerRunCommand,
 };
 
 /** Global options that take a value, so their values are not mistaken for the command name. */

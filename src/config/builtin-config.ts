@@ -6,7 +6,11 @@ export const BUILTIN_CONFIG = {
     default: {
       network: { allow: [] },
       limits: { memoryMb: 1024, pids: 256, execTimeoutSec: 120 },
-      tools: { mode: 'default', allow: ['Read', 'Glob', 'Grep'] },
+      // Dev default: edits inside the workspace and the project's own checks run without asking.
+      tools: {
+        mode: 'acceptEdits',
+        allow: ['Read', 'Glob', 'Grep', 'Bash(ls:*)', 'Bash(npm test:*)', 'Bash(node --test:*)'],
+      },
     },
   },
   tiers: {

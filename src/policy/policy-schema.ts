@@ -128,6 +128,45 @@ const toolRule = z
   .min(1)
   .refine((r) => r !== '*' && !/^\*/.test(r), 'wildcard grants like "*" are not allowed');
 
+export const mcpServerSchema = z
+  .object({
+    command: z
+      .array(z.string().min(1))
+      .min(1)
+      .describe('argv of the server, run inside the sandbox (e.g. ["node", "mcp/server.js"]).'),
+    env: z
+      .record(z.string())
+      .default({})
+      .describe('Extra env for the server process. Absent or empty: none.'),
+    cwd: z.string().optional().describe('Working directory inside /workspace. Absent: /workspace.'),
+  })
+  .strict();
+
+export const HOOK_EVENTS = [
+  'PreToolUse',
+  'PostToolUse',
+  'Stop',
+  'SessionStart',
+  'SessionEnd',
+] as const;
+
+export const commandHookSchema = z
+  .object({
+    event: z.enum(HOOK_EVENTS).describe('When the hook runs.'),
+    matcher: z
+      .string()
+      .optional()
+      .describe('PreToolUse/PostToolUse: tool name or regular expression. Absent: every tool.'),
+    command: z
+      .string()
+      .min(1)
+      .describe(
+        'bash command run in the sandbox; stdin is the event JSON, stdout may be a JSON decision {decision, reason, updatedInput}. Exit 2 denies.',
+      ),
+    timeoutSec: z.number().positive().max(600).default(30).describe('Absent: 30 s, then deny.'),
+  })
+  .strict();
+
 export const toolsPolicySchema = z
   .object({
     mode: permissionModeSchema
@@ -149,6 +188,21 @@ export const toolsPolicySchema = z
       .boolean()
       .default(false)
       .describe('Answer tool calls from a fixtures file instead of running them.'),
+    mcp: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9_-]+$/, 'MCP server names are [A-Za-z0-9_-]'),
+        mcpServerSchema,
+      )
+      .optional()
+      .describe(
+        'stdio MCP servers started INSIDE the sandbox; their tools appear as mcp__NAME__TOOL. Absent or empty: none.',
+      ),
+    hooks: z
+      .array(commandHookSchema)
+      .optional()
+      .describe(
+        'Command hooks run INSIDE the sandbox with the event as JSON on stdin. Absent or empty: none.',
+      ),
   })
   .strict();
 
@@ -196,6 +250,8 @@ export type Limits = z.infer<typeof limitsSchema>;
 export type ToolsPolicy = z.infer<typeof toolsPolicySchema>;
 export type SecretBinding = z.infer<typeof secretBindingSchema>;
 export type PermissionMode = z.infer<typeof permissionModeSchema>;
+export type McpServerConfig = z.infer<typeof mcpServerSchema>;
+export type CommandHook = z.infer<typeof commandHookSchema>;
 
 /** The policy with every default applied: no egress, default limits, ask for tools. */
 export function defaultPolicy(): Policy {
