@@ -1,5 +1,4 @@
 // Picks the SandboxDriver for a tier by name; heavier drivers are loaded only when chosen.
-import { SandboxError } from '../errors.js';
 import type { DriverName, SandboxDriver } from './driver.js';
 
 export async function createDriver(name: DriverName): Promise<SandboxDriver> {
@@ -8,11 +7,13 @@ export async function createDriver(name: DriverName): Promise<SandboxDriver> {
       const { BubblewrapDriver } = await import('./bubblewrap/bubblewrap-driver.js');
       return new BubblewrapDriver();
     }
-    case 'docker':
-    case 'gvisor':
-      throw new SandboxError(
-        'sandbox_unavailable',
-        `the ${name} driver is not built yet; use bubblewrap`,
-      );
+    case 'docker': {
+      const { DockerDriver } = await import('./docker/docker-driver.js');
+      return new DockerDriver();
+    }
+    case 'gvisor': {
+      const { GvisorDriver } = await import('./gvisor/gvisor-driver.js');
+      return new GvisorDriver();
+    }
   }
 }

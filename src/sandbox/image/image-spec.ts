@@ -23,7 +23,10 @@ export function ringfenceLayer(baseRef: string): string {
     `FROM ${baseRef}`,
     'RUN groupadd -g 1000 agent && useradd -u 1000 -g 1000 -d /tmp -s /bin/bash -M agent \\',
     ' && mkdir -p /workspace /.ringfence && chown 1000:1000 /workspace \\',
-    ' && rm -rf /var/cache/apt/archives/*.deb /var/lib/apt/lists/*',
+    ' && rm -rf /var/cache/apt/archives/*.deb /var/lib/apt/lists/* \\',
+    // Nothing secret-shaped or unused stays in the image (SECURITY.md layer 2 expects none).
+    ' && rm -rf /root /home /srv /media /mnt /opt /boot /etc/shadow* /etc/gshadow* \\',
+    '    /etc/ssl/private /etc/machine-id /var/lib/dbus/machine-id',
     'ENV PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 HOME=/tmp',
     'LABEL ringfence.image=default',
     'USER 1000:1000',
@@ -33,10 +36,17 @@ export function ringfenceLayer(baseRef: string): string {
   ].join('\n');
 }
 
-/** Cache tag: first 12 hex digits of sha256 over suite, packages and the layer text. */
-export function imageTag(): string {
+/** Cache tag of the imported Debian root: sha256 over suite and package list. */
+export function baseImageTag(): string {
   const h = createHash('sha256');
   h.update(`${DEBIAN_SUITE}\n${[...IMAGE_PACKAGES].sort().join(',')}\n`);
+  return h.digest('hex').slice(0, 12);
+}
+
+/** Cache tag of the final image: sha256 over the base tag and the layer text. */
+export function imageTag(): string {
+  const h = createHash('sha256');
+  h.update(`${baseImageTag()}\n`);
   h.update(ringfenceLayer(`${BASE_IMAGE_NAME}:TAG`));
   return h.digest('hex').slice(0, 12);
 }
