@@ -1,7 +1,7 @@
 // The bubblewrap driver: the default "sandbox runtime" tier on Linux. One long-lived bwrap
 // process per sandbox runs the supervisor; each exec is a fork inside it, not a new bwrap.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
@@ -16,6 +16,16 @@ import { BubblewrapSandbox } from './bubblewrap-sandbox.js';
 import { SupervisorClient } from './supervisor-client.js';
 
 const SUPERVISOR_SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'supervisor.py');
+/** The static C supervisor (scripts/build-supervisor.sh); same protocol, no interpreter start-up. */
+const SUPERVISOR_BINARY = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'build',
+  'rf-supervisor',
+);
+const SUPERVISOR_BINARY_SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'supervisor.c');
 /** Host uids for sandboxes when ringfence runs as root: a private range, one uid per sandbox. */
 const HOST_UID_BASE = 1_200_000_000;
 const HOST_UID_SPAN = 1_000_000;
@@ -32,6 +42,18 @@ export interface BubblewrapDriverOptions {
   pythonPath?: string;
   /** Refuse to run without seccomp (default true): fail closed. */
   requireSeccomp?: boolean;
+  /**
+   * In-sandbox supervisor: 'c' (build/rf-supervisor), 'python' (supervisor.py) or 'auto'
+   * (default): C when built and env RINGFENCE_SUPERVISOR is not 'python', else Python.
+   */
+  supervisor?: 'auto' | 'c' | 'python';
+}
+
+/** The C supervisor is built and not older than its source (a stale build is never used). */
+function binaryIsCurrent(): boolean {
+  if (!existsSync(SUPERVISOR_BINARY)) return false;
+  const source = SUPERVISOR_BINARY_SOURCE;
+  return !existsSync(source) || statSync(source).mtimeMs <= statSync(SUPERVISOR_BINARY).mtimeMs;
 }
 
 function which(cmd: string): string | undefined {
@@ -48,6 +70,7 @@ export class BubblewrapDriver implements SandboxDriver {
   readonly #requireSeccomp: boolean;
   readonly #cgroups: CgroupSupport;
   readonly #supervisorSource: Buffer;
+  readonly #supervisorBinary: boolean;
   readonly #live = new Set<BubblewrapSandbox>();
 
   constructor(options: BubblewrapDriverOptions = {}) {
@@ -55,7 +78,18 @@ export class BubblewrapDriver implements SandboxDriver {
     this.#python = options.pythonPath ?? which('python3');
     this.#requireSeccomp = options.requireSeccomp ?? true;
     this.#cgroups = detectCgroups();
-    this.#supervisorSource = readFileSync(SUPERVISOR_SOURCE);
+    const choice = options.supervisor ?? 'auto';
+    this.#supervisorBinary =
+      choice === 'c' ||
+      (choice === 'auto' && process.env.RINGFENCE_SUPERVISOR !== 'python' && binaryIsCurrent());
+    if (this.#supervisorBinary && !existsSync(SUPERVISOR_BINARY))
+      throw new SandboxError(
+        'sandbox_unavailable',
+        `${SUPERVISOR_BINARY} is missing (run scripts/build-supervisor.sh)`,
+      );
+    this.#supervisorSource = readFileSync(
+      this.#supervisorBinary ? SUPERVISOR_BINARY : SUPERVISOR_SOURCE,
+    );
   }
 
   get cgroupSupport(): CgroupSupport {
@@ -75,8 +109,9 @@ export class BubblewrapDriver implements SandboxDriver {
         problems.push(`bwrap --version failed: ${(err as Error).message}`);
       }
     }
-    if (!this.#python)
+    if (!this.#python && !this.#supervisorBinary)
       problems.push('python3 not found in /usr/bin (the in-sandbox supervisor needs it)');
+    details.supervisor = this.#supervisorBinary ? 'c' : 'python';
     details.seccomp = seccompProgram() !== null;
     if (!details.seccomp) problems.push(`no seccomp filter for architecture ${process.arch}`);
     details.userNamespaces = existsSync('/proc/self/ns/user');
@@ -117,7 +152,7 @@ export class BubblewrapDriver implements SandboxDriver {
         'sandbox_unavailable',
         'bubblewrap is not installed (apt-get install bubblewrap)',
       );
-    if (!this.#python)
+    if (!this.#python && !this.#supervisorBinary)
       throw new SandboxError(
         'sandbox_unavailable',
         'python3 is not installed (needed by the in-sandbox supervisor)',
@@ -191,7 +226,8 @@ export class BubblewrapDriver implements SandboxDriver {
       readOnly: filesystem.readOnly,
       writable: filesystem.writable,
       extraReadOnly: options.extraReadOnly ?? [],
-      python: this.#python,
+      python: this.#python ?? 'python3',
+      supervisorBinary: this.#supervisorBinary,
       workspaceSource: stage ? STAGE_DIR : workspace,
     });
     let argv: string[];

@@ -36,6 +36,8 @@ export interface BwrapArgsInput {
   writable: string[];
   extraReadOnly: { host: string; sandbox: string }[];
   python: string;
+  /** fd `supervisor` carries the static C supervisor binary instead of supervisor.py. */
+  supervisorBinary?: boolean;
   /** Host path bwrap binds at /workspace (a staging mount point when running as root). */
   workspaceSource: string;
 }
@@ -55,6 +57,7 @@ function systemImageArgs(): string[] {
 
 export const SANDBOX_UID = 1000;
 export const SUPERVISOR_PATH = '/.ringfence/supervisor.py';
+export const SUPERVISOR_BINARY_PATH = '/.ringfence/supervisor';
 
 export function buildBwrapArgs(input: BwrapArgsInput): string[] {
   const { fds } = input;
@@ -108,11 +111,15 @@ export function buildBwrapArgs(input: BwrapArgsInput): string[] {
   for (const p of input.readOnly) args.push('--ro-bind', p, p);
   for (const p of input.writable) args.push('--bind', p, p);
   for (const e of input.extraReadOnly) args.push('--ro-bind', e.host, e.sandbox);
-  args.push('--ro-bind-data', String(fds.supervisor), SUPERVISOR_PATH, '--remount-ro', '/');
+  if (input.supervisorBinary)
+    args.push('--perms', '0555', '--ro-bind-data', String(fds.supervisor), SUPERVISOR_BINARY_PATH);
+  else args.push('--ro-bind-data', String(fds.supervisor), SUPERVISOR_PATH);
+  args.push('--remount-ro', '/');
   for (const [k, v] of Object.entries(input.env)) args.push('--setenv', k, v);
   args.push('--chdir', '/workspace', '--info-fd', String(fds.info));
   if (fds.seccomp !== undefined) args.push('--seccomp', String(fds.seccomp));
-  args.push('--', input.python, '-I', '-S', '-B', SUPERVISOR_PATH);
+  if (input.supervisorBinary) args.push('--', SUPERVISOR_BINARY_PATH);
+  else args.push('--', input.python, '-I', '-S', '-B', SUPERVISOR_PATH);
   return args;
 }
 

@@ -10,7 +10,7 @@
 #         {"ev":"result","id":N,"ok":true,...} {"ev":"result","id":N,"ok":false,"error":MSG,"errno":E}
 # It runs with the sandbox's uid, no capabilities and the seccomp filter; it marks itself
 # non-dumpable so other sandbox processes cannot open its pipes through /proc.
-import base64, ctypes, json, os, resource, selectors, signal, stat, sys
+import base64, ctypes, json, os, resource, selectors, signal, stat, sys, time
 
 PR_SET_DUMPABLE = 4
 try:
@@ -114,7 +114,16 @@ def do_exec(req):
     err_r, err_w = os.pipe()
     in_r, in_w = os.pipe()
     try:
-        pid = os.fork()
+        # A fork bomb from an earlier exec may still hold the pids limit for a moment while it is
+        # being killed: retry EAGAIN briefly (as the C supervisor does) before reporting failure.
+        for attempt in range(50):
+            try:
+                pid = os.fork()
+                break
+            except BlockingIOError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.02)
     except OSError as e:
         for fd in (out_r, out_w, err_r, err_w, in_r, in_w):
             os.close(fd)
