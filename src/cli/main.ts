@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   demo: async () => (await import('./demo-command.js')).registerDemoCommand,
   image: async () => (await import('./image-command.js')).registerImageCommand,
   run: async () => (await import('./run-command.js')).registerRunCommand,
+  keys: async () => (await import('./keys-command.js')).registerKeysCommand,
 };
 
 /** Global options that take a value, so their values are not mistaken for the command name. */

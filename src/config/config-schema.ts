@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { policySchema } from '../policy/policy-schema.js';
 import { gatewayConfigSchema } from '../models/gateway-config.js';
 import { modelRouteSchema } from '../models/model-route.js';
+import { monitoringSchema } from '../monitoring/slo-schema.js';
 
 export { modelRouteSchema };
 
@@ -43,6 +44,9 @@ export const tierSchema = z
       .describe(
         'Model gateway: rate limits, retries, breaker, pause, prices, canary. Absent: defaults.',
       ),
+    monitoring: monitoringSchema
+      .optional()
+      .describe('SLOs, burn-rate windows and the alert webhook. Absent: no SLO alerting.'),
     features: z
       .record(z.boolean())
       .default({})

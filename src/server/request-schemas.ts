@@ -1,0 +1,73 @@
+// zod schemas of the API's request bodies and queries; the OpenAPI document describes the same.
+import { z } from 'zod';
+
+export const PERMISSION_MODES = [
+  'default',
+  'acceptEdits',
+  'plan',
+  'dontAsk',
+  'bypassPermissions',
+] as const;
+
+const toolList = z.array(z.string().min(1).max(200)).max(200);
+
+export const workspaceSchema = z
+  .discriminatedUnion('type', [
+    z.object({ type: z.literal('empty') }).describe('an empty workspace'),
+    z
+      .object({
+        type: z.literal('tar'),
+        uploadId: z.string().regex(/^[0-9a-f]{64}$/, 'must be an id from POST /v1/uploads'),
+      })
+      .describe('a tar.gz uploaded with POST /v1/uploads'),
+    z
+      .object({
+        type: z.literal('git'),
+        url: z.string().url(),
+        ref: z.string().min(1).max(200).optional(),
+      })
+      .describe('a git URL cloned through the egress policy'),
+  ])
+  .default({ type: 'empty' });
+
+export const createSessionSchema = z
+  .object({
+    prompt: z.string().min(1).max(200_000).describe('the task'),
+    workspace: workspaceSchema,
+    env: z.string().min(1).max(40).optional().describe('config tier; default the server tier'),
+    role: z.string().min(1).max(100).default('default'),
+    mode: z.enum(PERMISSION_MODES).default('default'),
+    allowedTools: toolList.optional(),
+    disallowedTools: toolList.optional(),
+    maxTurns: z.number().int().min(1).max(500).optional(),
+    maxBudgetUsd: z.number().positive().max(10_000).optional(),
+    metadata: z.record(z.unknown()).default({}),
+  })
+  .strict();
+export type CreateSessionBody = z.infer<typeof createSessionSchema>;
+
+export const messageSchema = z.object({ prompt: z.string().min(1).max(200_000) }).strict();
+
+export const approvalSchema = z
+  .object({
+    behavior: z.enum(['allow', 'deny']),
+    updatedInput: z.record(z.unknown()).optional(),
+    message: z.string().max(2000).optional(),
+  })
+  .strict();
+
+export const listQuerySchema = z.object({
+  status: z
+    .enum(['queued', 'running', 'waiting_approval', 'paused', 'succeeded', 'failed', 'cancelled'])
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().min(1).max(200).optional(),
+});
+
+export const eventsQuerySchema = z.object({
+  format: z.enum(['sse', 'json']).default('sse'),
+  after: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(5000).default(500),
+});
+
+export const createKeySchema = z.object({ role: z.enum(['admin', 'submit', 'read']) }).strict();
