@@ -4,7 +4,18 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'web/dist/**', 'coverage/**', 'scratch/**', 'build/**', 'examples/sample-workspace/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'bin/**',
+      'web/dist/**',
+      'coverage/**',
+      'scratch/**',
+      'build/**',
+      'examples/sample-workspace/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
