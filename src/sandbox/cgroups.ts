@@ -87,11 +87,16 @@ export class SandboxCgroup {
   }
 
   /** Creates the cgroup(s) and writes the limits. Throws when the host refuses. */
+  /**
+   * Creates the cgroup(s); with `limits` also writes them. Without, the cgroup starts unlimited
+   * (a pre-spawned sandbox whose limits are written by `setLimits` before it runs anything).
+   */
   static async create(
     id: string,
-    limits: CgroupLimits,
+    limits: CgroupLimits | undefined,
     support: CgroupSupport,
   ): Promise<SandboxCgroup> {
+    let cg: SandboxCgroup;
     if (support.version === 1) {
       const dirs = {
         memory: join(v1Dir('memory'), GROUP, id),
@@ -99,39 +104,39 @@ export class SandboxCgroup {
         cpu: join(v1Dir('cpu'), GROUP, id),
       };
       for (const d of Object.values(dirs)) await mkdir(d, { recursive: true });
-      const cg = new SandboxCgroup(1, dirs);
-      await writeFile(join(dirs.memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
-      await writeIfExists(
-        join(dirs.memory, 'memory.memsw.limit_in_bytes'),
-        String(limits.memoryBytes),
-      );
-      await writeIfExists(join(dirs.memory, 'memory.swappiness'), '0');
-      await writeFile(join(dirs.pids, 'pids.max'), String(limits.pids));
-      await writeFile(join(dirs.cpu, 'cpu.cfs_period_us'), '100000');
-      await writeFile(
-        join(dirs.cpu, 'cpu.cfs_quota_us'),
-        String(Math.max(1000, Math.round(limits.cpus * 100_000))),
-      );
-      return cg;
-    }
-    if (support.version === 2) {
+      cg = new SandboxCgroup(1, dirs);
+    } else if (support.version === 2) {
       const parent = join(ROOT, GROUP);
       await mkdir(parent, { recursive: true });
       await writeIfExists(join(ROOT, 'cgroup.subtree_control'), '+memory +pids +cpu');
       await writeFile(join(parent, 'cgroup.subtree_control'), '+memory +pids +cpu');
       const dir = join(parent, id);
       await mkdir(dir, { recursive: true });
-      const cg = new SandboxCgroup(2, { memory: dir, pids: dir, cpu: dir });
-      await writeFile(join(dir, 'memory.max'), String(limits.memoryBytes));
-      await writeIfExists(join(dir, 'memory.swap.max'), '0');
-      await writeFile(join(dir, 'pids.max'), String(limits.pids));
-      await writeFile(
-        join(dir, 'cpu.max'),
-        `${Math.max(1000, Math.round(limits.cpus * 100_000))} 100000`,
-      );
-      return cg;
+      cg = new SandboxCgroup(2, { memory: dir, pids: dir, cpu: dir });
+    } else {
+      throw new Error(support.problem ?? 'cgroups unavailable');
     }
-    throw new Error(support.problem ?? 'cgroups unavailable');
+    if (limits) await cg.setLimits(limits);
+    return cg;
+  }
+
+  /** Writes the limits. Memory before memory+swap: v1 needs memsw >= memory at every step. */
+  async setLimits(limits: CgroupLimits): Promise<void> {
+    const quotaUs = Math.max(1000, Math.round(limits.cpus * 100_000));
+    const { memory, pids, cpu } = this.#dirs;
+    if (this.version === 1) {
+      await writeFile(join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+      await writeIfExists(join(memory, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
+      await writeIfExists(join(memory, 'memory.swappiness'), '0');
+      await writeFile(join(pids, 'pids.max'), String(limits.pids));
+      await writeFile(join(cpu, 'cpu.cfs_period_us'), '100000');
+      await writeFile(join(cpu, 'cpu.cfs_quota_us'), String(quotaUs));
+      return;
+    }
+    await writeFile(join(memory, 'memory.max'), String(limits.memoryBytes));
+    await writeIfExists(join(memory, 'memory.swap.max'), '0');
+    await writeFile(join(pids, 'pids.max'), String(limits.pids));
+    await writeFile(join(cpu, 'cpu.max'), `${quotaUs} 100000`);
   }
 
   /** Files a process writes its pid into to join this sandbox's cgroups (deduplicated). */

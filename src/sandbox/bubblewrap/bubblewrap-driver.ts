@@ -1,6 +1,6 @@
 // The bubblewrap driver: the default "sandbox runtime" tier on Linux. One long-lived bwrap
 // process per sandbox runs the supervisor; each exec is a fork inside it, not a new bwrap.
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -8,11 +8,19 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SandboxError } from '../../errors.js';
 import type { CreateSandboxOptions, DriverProbe, Sandbox, SandboxDriver } from '../driver.js';
-import { detectCgroups, SandboxCgroup, type CgroupSupport } from '../cgroups.js';
+import { detectCgroups, type CgroupSupport } from '../cgroups.js';
 import { chownTree, traversableBy } from '../ownership.js';
 import { seccompProgram } from '../seccomp-bpf.js';
-import { buildBwrapArgs, GROUP, HOSTS, PASSWD } from './bwrap-args.js';
+import {
+  buildBwrapArgs,
+  GROUP,
+  HOSTS,
+  PASSWD,
+  SUPERVISOR_BINARY_PATH,
+  SUPERVISOR_PATH,
+} from './bwrap-args.js';
 import { BubblewrapSandbox } from './bubblewrap-sandbox.js';
+import { discardStub, LAUNCH_FDS, spawnStub, startStub, StubPool } from './bwrap-launcher.js';
 import { SupervisorClient } from './supervisor-client.js';
 
 const SUPERVISOR_SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'supervisor.py');
@@ -26,9 +34,6 @@ const SUPERVISOR_BINARY = join(
   'rf-supervisor',
 );
 const SUPERVISOR_BINARY_SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'supervisor.c');
-/** Host uids for sandboxes when ringfence runs as root: a private range, one uid per sandbox. */
-const HOST_UID_BASE = 1_200_000_000;
-const HOST_UID_SPAN = 1_000_000;
 /**
  * Empty, world-traversable mount point. As root, each sandbox gets a private mount namespace in
  * which its workspace is bound here, so bwrap (running as the sandbox's unprivileged host uid)
@@ -47,6 +52,11 @@ export interface BubblewrapDriverOptions {
    * (default): C when built and env RINGFENCE_SUPERVISOR is not 'python', else Python.
    */
   supervisor?: 'auto' | 'c' | 'python';
+  /**
+   * Stubs kept ready (already in their cgroups, already the sandbox uid) so creation skips the
+   * cgroup join. Default 2, or RINGFENCE_PRESPAWN; 0 spawns each on demand.
+   */
+  prespawn?: number;
 }
 
 /** The C supervisor is built and not older than its source (a stale build is never used). */
@@ -72,11 +82,14 @@ export class BubblewrapDriver implements SandboxDriver {
   readonly #supervisorSource: Buffer;
   readonly #supervisorBinary: boolean;
   readonly #live = new Set<BubblewrapSandbox>();
+  readonly #prespawn: number;
+  #pool: StubPool | undefined;
 
   constructor(options: BubblewrapDriverOptions = {}) {
     this.#bwrap = options.bwrapPath ?? which('bwrap');
     this.#python = options.pythonPath ?? which('python3');
     this.#requireSeccomp = options.requireSeccomp ?? true;
+    this.#prespawn = options.prespawn ?? Number(process.env.RINGFENCE_PRESPAWN ?? 2);
     this.#cgroups = detectCgroups();
     const choice = options.supervisor ?? 'auto';
     this.#supervisorBinary =
@@ -176,32 +189,40 @@ export class BubblewrapDriver implements SandboxDriver {
 
     const { limits, filesystem } = options.policy;
     const isRoot = process.getuid?.() === 0;
-    const hostUid = isRoot
-      ? HOST_UID_BASE + (randomBytes(4).readUInt32LE() % HOST_UID_SPAN)
-      : (process.getuid?.() ?? 1000);
-    const rlimits = [`fsize=${limits.diskMb * 1024 * 1024}`, 'core=0'];
-
-    let cgroup: SandboxCgroup | undefined;
-    if (!this.#cgroups.problem) {
-      try {
-        cgroup = await SandboxCgroup.create(
-          id,
-          { memoryBytes: limits.memoryMb * 1024 * 1024, pids: limits.pids, cpus: limits.cpus },
-          this.#cgroups,
-        );
-      } catch {
-        cgroup = undefined;
-      }
-    }
-    if (!cgroup) rlimits.push(`as=${limits.memoryMb * 1024 * 1024 * 4}`, `nproc=${limits.pids}`);
-
-    if (isRoot) await chownTree(workspace, hostUid, hostUid);
-    // Only a workspace the sandbox uid cannot reach needs the private-mount-namespace detour.
-    const stage = isRoot && !(await traversableBy(workspace, hostUid));
-
+    // Only a workspace the sandbox uid cannot reach needs the private-mount-namespace detour;
+    // such a stub is made for this workspace, every other sandbox takes a ready one.
+    const stage = isRoot && !(await traversableBy(workspace, -1));
     if (stage) {
       await mkdir(STAGE_DIR, { recursive: true });
       await chmod(dirname(STAGE_DIR), 0o711);
+    }
+    const stubOptions = { bwrap: this.#bwrap, cgroups: this.#cgroups, command: this.#command() };
+    this.#pool ??= new StubPool(this.#prespawn, () => spawnStub(stubOptions));
+    const stub = stage
+      ? await spawnStub({ ...stubOptions, stage: { workspace, stageDir: STAGE_DIR } })
+      : (this.#pool.take() ?? (await spawnStub(stubOptions)));
+    const { hostUid, cgroup, child } = stub;
+    const rlimits = [`fsize=${limits.diskMb * 1024 * 1024}`, 'core=0'];
+    try {
+      if (cgroup) {
+        await cgroup.setLimits({
+          memoryBytes: limits.memoryMb * 1024 * 1024,
+          pids: limits.pids,
+          cpus: limits.cpus,
+        });
+      } else {
+        rlimits.push(`as=${limits.memoryMb * 1024 * 1024 * 4}`, `nproc=${limits.pids}`);
+      }
+      if (isRoot) await chownTree(workspace, hostUid, hostUid);
+    } catch (err) {
+      await discardStub(stub);
+      throw new SandboxError(
+        'sandbox_failed',
+        `cannot prepare sandbox: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
     const env: Record<string, string> = {
       PATH: '/usr/local/bin:/usr/bin:/bin',
@@ -211,16 +232,8 @@ export class BubblewrapDriver implements SandboxDriver {
       USER: 'agent',
       RINGFENCE_RLIMITS: rlimits.join(','),
     };
-    const fds = {
-      seccomp: seccomp ? 3 : undefined,
-      supervisor: 5,
-      passwd: 6,
-      group: 7,
-      hosts: 8,
-      info: 9,
-    };
     const args = buildBwrapArgs({
-      fds,
+      fds: { ...LAUNCH_FDS, seccomp: seccomp ? LAUNCH_FDS.seccomp : undefined },
       tmpBytes: Math.max(16, Math.min(limits.diskMb, 1024)) * 1024 * 1024,
       env,
       readOnly: filesystem.readOnly,
@@ -230,79 +243,22 @@ export class BubblewrapDriver implements SandboxDriver {
       supervisorBinary: this.#supervisorBinary,
       workspaceSource: stage ? STAGE_DIR : workspace,
     });
-    let argv: string[];
-    if (isRoot) {
-      const procs = cgroup?.procsFiles ?? [];
-      // Join the cgroups, then drop to the sandbox's host uid before bwrap runs. A workspace that
-      // uid cannot reach is bound at the stage inside a private mount namespace first.
-      const joinCgroups =
-        'n=$1; shift; i=0; while [ $i -lt $n ]; do echo $$ > "$1" || exit 125; shift; i=$((i+1)); done; ';
-      const drop = [
-        '/usr/bin/setpriv',
-        `--reuid=${hostUid}`,
-        `--regid=${hostUid}`,
-        '--clear-groups',
-        this.#bwrap,
-        ...args,
-      ];
-      argv = stage
-        ? [
-            '/bin/sh',
-            '-c',
-            `${joinCgroups}exec /usr/bin/unshare --mount --propagation private /bin/sh -c 'mount --bind -- "$0" "$1" && shift && exec "$@"' "$@"`,
-            'sh',
-            String(procs.length),
-            ...procs,
-            workspace,
-            STAGE_DIR,
-            ...drop,
-          ]
-        : [
-            '/bin/sh',
-            '-c',
-            `${joinCgroups}exec "$@"`,
-            'sh',
-            String(procs.length),
-            ...procs,
-            ...drop,
-          ];
-    } else {
-      argv = [this.#bwrap, ...args];
-    }
-    const [cmd, ...rest] = argv as [string, ...string[]];
-    const child = spawn(cmd, rest, {
-      stdio: [
-        'pipe',
-        'pipe',
-        'pipe',
-        seccomp ? 'pipe' : 'ignore',
-        'ignore',
-        'pipe',
-        'pipe',
-        'pipe',
-        'pipe',
-        'pipe',
-      ],
-      env: {},
+    startStub(stub, {
+      seccomp,
+      supervisor: this.#supervisorSource,
+      passwd: PASSWD,
+      group: GROUP,
+      hosts: HOSTS,
+      args: args.slice(0, args.lastIndexOf('--')),
     });
-    const stdio = child.stdio as unknown as (NodeJS.ReadableStream & NodeJS.WritableStream)[];
-    const writeAndEnd = (index: number, data: Buffer | string): void => {
-      const s = stdio[index];
-      s?.on?.('error', () => undefined);
-      s?.end(data);
-    };
-    if (seccomp) writeAndEnd(3, seccomp);
-    writeAndEnd(5, this.#supervisorSource);
-    writeAndEnd(6, PASSWD);
-    writeAndEnd(7, GROUP);
-    writeAndEnd(8, HOSTS);
+    const stdio = child.stdio as unknown as (NodeJS.ReadableStream | null)[];
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       if (stderr.length < 8192) stderr += d;
     });
     let info = '';
-    stdio[9]?.setEncoding('utf8');
-    stdio[9]?.on('data', (d: string) => (info += d));
+    stdio[LAUNCH_FDS.info]?.setEncoding('utf8');
+    stdio[LAUNCH_FDS.info]?.on('data', (d: string) => (info += d));
 
     const client = new SupervisorClient(child.stdin!, child.stdout!);
     const spawnFailed = new Promise<never>((_, reject) => {
@@ -355,9 +311,16 @@ export class BubblewrapDriver implements SandboxDriver {
     return sandbox;
   }
 
+  /** The supervisor command line inside the sandbox (what buildBwrapArgs puts after `--`). */
+  #command(): string[] {
+    return this.#supervisorBinary
+      ? [SUPERVISOR_BINARY_PATH]
+      : [this.#python ?? 'python3', '-I', '-S', '-B', SUPERVISOR_PATH];
+  }
+
   /** Destroys every sandbox this driver created. */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.#live].map((sb) => sb.destroy()));
+    await Promise.allSettled([...[...this.#live].map((sb) => sb.destroy()), this.#pool?.close()]);
   }
 }
 

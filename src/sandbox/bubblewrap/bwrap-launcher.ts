@@ -1,0 +1,155 @@
+// Starts the bwrap process of a sandbox in two steps: a *stub* (joined to the sandbox's cgroups,
+// already running as the sandbox's host uid) that waits, then `start()` hands it the bwrap
+// arguments and data and lets it exec. Joining a cgroup costs several ms on this kernel, so the
+// driver keeps a few stubs ready and a sandbox's creation skips that cost.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { SandboxCgroup, type CgroupSupport } from '../cgroups.js';
+
+/** Host uids for sandboxes when ringfence runs as root: a private range, one uid per sandbox. */
+const HOST_UID_BASE = 1_200_000_000;
+const HOST_UID_SPAN = 1_000_000;
+
+/** fd numbers in the stub (and so in bwrap). */
+export const LAUNCH_FDS = {
+  seccomp: 3,
+  go: 4,
+  supervisor: 5,
+  passwd: 6,
+  group: 7,
+  hosts: 8,
+  info: 9,
+  args: 10,
+} as const;
+
+export interface Stub {
+  readonly hostUid: number;
+  readonly cgroup: SandboxCgroup | undefined;
+  readonly child: ChildProcess;
+  /** The workspace this stub binds through the private-mount stage, if it was made for one. */
+  readonly stagedWorkspace: string | undefined;
+}
+
+export interface StubOptions {
+  bwrap: string;
+  /** The sandbox's command (the supervisor): bwrap wants it on its real argv, after `--`. */
+  command: readonly string[];
+  cgroups: CgroupSupport;
+  /** Set when the workspace must be bound at `stageDir` in a private mount namespace first. */
+  stage?: { workspace: string; stageDir: string };
+}
+
+export interface StartData {
+  seccomp: Buffer | null;
+  supervisor: Buffer;
+  passwd: string;
+  group: string;
+  hosts: string;
+  /** bwrap options (without `--` and the command, which the stub already has). */
+  args: readonly string[];
+}
+
+const isRoot = (): boolean => process.getuid?.() === 0;
+
+/** Spawns a stub; as root it joins fresh cgroups and drops to a private uid, then waits for go. */
+export async function spawnStub(options: StubOptions): Promise<Stub> {
+  const root = isRoot();
+  const hostUid = root
+    ? HOST_UID_BASE + (randomBytes(4).readUInt32LE() % HOST_UID_SPAN)
+    : (process.getuid?.() ?? 1000);
+  let cgroup: SandboxCgroup | undefined;
+  if (root && !options.cgroups.problem) {
+    cgroup = await SandboxCgroup.create(
+      `rf-${randomBytes(6).toString('hex')}`,
+      undefined,
+      options.cgroups,
+    ).catch(() => undefined);
+  }
+  const procs = cgroup?.procsFiles ?? [];
+  const join =
+    'n=$1; shift; i=0; while [ $i -lt $n ]; do echo $$ > "$1" || exit 125; shift; i=$((i+1)); done; ';
+  // Wait for the go line on fd 4; EOF (ringfence gone, stub discarded) ends the stub.
+  const wait = 'read -r go <&4 || exit 0; exec 4<&-; ';
+  const bwrap = [options.bwrap, '--args', String(LAUNCH_FDS.args), '--', ...options.command];
+  const drop = root
+    ? ['/usr/bin/setpriv', `--reuid=${hostUid}`, `--regid=${hostUid}`, '--clear-groups', ...bwrap]
+    : bwrap;
+  const argv = options.stage
+    ? [
+        '-c',
+        `${join}${wait}exec /usr/bin/unshare --mount --propagation private /bin/sh -c 'mount --bind -- "$0" "$1" && shift && exec "$@"' "$@"`,
+        'sh',
+        String(procs.length),
+        ...procs,
+        options.stage.workspace,
+        options.stage.stageDir,
+        ...drop,
+      ]
+    : ['-c', `${join}${wait}exec "$@"`, 'sh', String(procs.length), ...procs, ...drop];
+  const child = spawn('/bin/sh', argv, { stdio: Array(11).fill('pipe') as 'pipe'[], env: {} });
+  for (const s of child.stdio) s?.on('error', () => undefined);
+  return { hostUid, cgroup, child, stagedWorkspace: options.stage?.workspace };
+}
+
+/** Hands the stub its bwrap arguments and data, then lets it exec bwrap. */
+export function startStub(stub: Stub, data: StartData): void {
+  const stdio = stub.child.stdio as unknown as (NodeJS.WritableStream | null)[];
+  const end = (fd: number, payload: Buffer | string): void => {
+    stdio[fd]?.end(payload);
+  };
+  if (data.seccomp) end(LAUNCH_FDS.seccomp, data.seccomp);
+  else end(LAUNCH_FDS.seccomp, '');
+  end(LAUNCH_FDS.supervisor, data.supervisor);
+  end(LAUNCH_FDS.passwd, data.passwd);
+  end(LAUNCH_FDS.group, data.group);
+  end(LAUNCH_FDS.hosts, data.hosts);
+  end(LAUNCH_FDS.args, Buffer.from(data.args.map((a) => `${a}\0`).join('')));
+  end(LAUNCH_FDS.go, 'go\n');
+}
+
+/** Kills a stub that will not be used and removes its cgroups. */
+export async function discardStub(stub: Stub): Promise<void> {
+  stub.child.kill('SIGKILL');
+  await stub.cgroup?.remove().catch(() => undefined);
+}
+
+/** A few stubs kept ready; `take()` hands one out and refills in the background. */
+export class StubPool {
+  readonly #size: number;
+  readonly #make: () => Promise<Stub>;
+  readonly #ready: Stub[] = [];
+  #filling = 0;
+  #closed = false;
+
+  constructor(size: number, make: () => Promise<Stub>) {
+    this.#size = size;
+    this.#make = make;
+  }
+
+  /** A ready stub, or undefined when none is (the caller spawns one itself). */
+  take(): Stub | undefined {
+    let stub = this.#ready.shift();
+    while (stub && stub.child.exitCode !== null) stub = this.#ready.shift();
+    this.#refill();
+    return stub;
+  }
+
+  #refill(): void {
+    while (!this.#closed && this.#ready.length + this.#filling < this.#size) {
+      this.#filling++;
+      void this.#make()
+        .then(async (stub) => {
+          if (this.#closed) await discardStub(stub);
+          else this.#ready.push(stub);
+        })
+        .catch(() => undefined)
+        .finally(() => this.#filling--);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const stubs = this.#ready.splice(0);
+    await Promise.all(stubs.map((s) => discardStub(s)));
+  }
+}
