@@ -115,7 +115,7 @@ async function main(): Promise<void> {
   );
   rows.push(cli);
 
-  const srt = join(root, 'node_modules', '.bin', 'srt');
+  const srt = process.env.SRT_BIN ?? join(root, 'node_modules', '.bin', 'srt');
   if (existsSync(srt)) {
     const s = await measure('(e) sandbox-runtime: srt true', Math.min(N, 20), () =>
       run(srt, ['true'], root),
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
       n: 0,
       medianMs: Number.NaN,
       p90Ms: Number.NaN,
-      note: 'not installed (npm i -D @anthropic-ai/sandbox-runtime)',
+      note: 'not installed (npm i -D @anthropic-ai/sandbox-runtime, or set SRT_BIN)',
     });
   }
 

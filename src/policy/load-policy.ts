@@ -1,13 +1,15 @@
 // Reads a standalone policy file (YAML or JSON) and validates it like the config does.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as YamlModule from 'yaml';
 import { ConfigError } from '../errors.js';
 import { policySchema, type Policy } from './policy-schema.js';
 
 export function loadPolicyFile(path: string): Policy {
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(path, 'utf8'));
+    const { parse } = createRequire(import.meta.url)('yaml') as typeof YamlModule;
+    raw = parse(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new ConfigError(
       `cannot read policy ${path}`,
