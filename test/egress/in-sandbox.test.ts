@@ -8,6 +8,9 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BubblewrapDriver } from '../../src/sandbox/bubblewrap/bubblewrap-driver.js';
+import { DockerDriver } from '../../src/sandbox/docker/docker-driver.js';
+import type { SandboxDriver } from '../../src/sandbox/driver.js';
+import { dockerUnavailable, selected } from '../sandbox-docker/availability.js';
 import { provisionSandbox } from '../../src/sandbox/provision.js';
 import { EgressProxy, type DecisionEvent } from '../../src/egress/index.js';
 import { policySchema } from '../../src/policy/policy-schema.js';
@@ -16,14 +19,33 @@ import { missingBubblewrap, missingRoot } from '../helpers/capabilities.js';
 import { netnsSkipReason } from '../helpers/netns.js';
 import { createWorld, SUBNET_C, type EgressWorld } from './egress-fixture.js';
 
-const reason = missingBubblewrap() ?? missingRoot() ?? (await netnsSkipReason());
-if (reason) process.stderr.write(`SKIP egress in sandbox: ${reason}\n`);
+const common = missingRoot() ?? (await netnsSkipReason());
+const DRIVERS: { name: string; create: () => SandboxDriver; unavailable: string | undefined }[] = [
+  {
+    name: 'bubblewrap',
+    create: () => new BubblewrapDriver(),
+    unavailable: common ?? missingBubblewrap(),
+  },
+  {
+    name: 'docker',
+    create: () => new DockerDriver(),
+    unavailable:
+      common ?? (selected('docker') ? await dockerUnavailable() : 'not selected by DRIVERS'),
+  },
+];
 
-describe.skipIf(reason)('egress from inside a real sandbox', () => {
+for (const { name, create, unavailable } of DRIVERS) {
+  if (unavailable) process.stderr.write(`SKIP egress in a ${name} sandbox: ${unavailable}\n`);
+  describe.skipIf(unavailable)(`egress from inside a real ${name} sandbox`, () => {
+    egressSuite(create);
+  });
+}
+
+function egressSuite(createDriver: () => SandboxDriver): void {
   const IP = SUBNET_C.upstreamIp;
   const canary = `rf-canary-${randomBytes(12).toString('hex')}`;
   let world: EgressWorld;
-  let driver: BubblewrapDriver;
+  let driver: SandboxDriver;
   let proxy: EgressProxy;
   let sb: Sandbox;
   let root: string;
@@ -36,7 +58,7 @@ describe.skipIf(reason)('egress from inside a real sandbox', () => {
   beforeAll(async () => {
     world = await createWorld(SUBNET_C);
     root = await mkdtemp(join(tmpdir(), 'rf-egress-sb-'));
-    driver = new BubblewrapDriver();
+    driver = createDriver();
     proxy = new EgressProxy({ ca: world.proxyCa, upstreamCa: [world.upstreamCa.certPem] });
     proxy.subscribe((ev) => decisions.push(ev));
     hostServer = createServer((_req, res) => res.end('host loopback secret'));
@@ -149,4 +171,4 @@ describe.skipIf(reason)('egress from inside a real sandbox', () => {
       expect(look.stdout).not.toContain(form);
     }
   });
-});
+}
