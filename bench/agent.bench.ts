@@ -1,12 +1,12 @@
-// npm run bench:agent — agent loop overhead per tool turn (session time minus model and tool
-// time, scripted model, trivial Bash tool) and 3-tool-call sessions/s vs bare sandbox execs.
+// npm run bench:agent — agent loop overhead per tool turn (session − model − tool time; scripted
+// model over HTTP, and in-process as a cross-check), 3-tool-call sessions/s vs bare sandbox execs.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runAgent } from '../src/agent/run-agent.js';
 import { openAuditLog } from '../src/audit/open-audit.js';
 import { RoutingGateway } from '../src/models/gateway/routing-gateway.js';
-import type { ModelGateway } from '../src/models/model-gateway.js';
+import type { GatewayResult, ModelGateway } from '../src/models/model-gateway.js';
 import { parseScript } from '../src/models/scripted/script-schema.js';
 import { ScriptedServer } from '../src/models/scripted/scripted-server.js';
 import { policySchema } from '../src/policy/policy-schema.js';
@@ -47,18 +47,62 @@ const gateway: ModelGateway = {
   subscribe: (l) => inner.subscribe(l),
   close: () => inner.close(),
 };
+/**
+ * Same script, answered in-process: a resolved promise, no SDK, no socket. Only tool time is
+ * subtracted, so agent work run inside model callbacks cannot hide as model time, and the
+ * in-process HTTP server's own work cannot count as loop overhead.
+ */
+let inProcessCall = 0;
+const inProcess: ModelGateway = {
+  createMessage: () => Promise.reject(new Error('bench: streaming only')),
+  async streamMessage(): Promise<GatewayResult> {
+    const i = inProcessCall++ % turns.length;
+    const tool = i < TOOL_TURNS;
+    const usage = { input_tokens: 10, output_tokens: 5 };
+    const content = tool
+      ? [
+          {
+            type: 'tool_use',
+            id: `toolu_${inProcessCall}`,
+            name: 'Bash',
+            input: { command: 'true' },
+          },
+        ]
+      : [{ type: 'text', text: 'done', citations: null }];
+    return {
+      message: {
+        id: `msg_${inProcessCall}`,
+        type: 'message',
+        role: 'assistant',
+        model: 'claude-bench',
+        content,
+        stop_reason: tool ? 'tool_use' : 'end_turn',
+        stop_sequence: null,
+        usage,
+      } as unknown as GatewayResult['message'],
+      route: 'inprocess:claude-bench',
+      usage: { inputTokens: 10, outputTokens: 5, cacheReadTokens: 0, cacheWriteTokens: 0 },
+      costUsd: 0,
+      attempts: 1,
+    };
+  },
+  subscribe: () => () => {},
+  close: async () => {},
+};
 const { log: audit } = openAuditLog({ dataDir: join(root, 'data') });
 const store = await createSessionStore({ backend: 'sqlite', dataDir: join(root, 'data') });
 
 const overheads: number[] = [];
-async function session(): Promise<void> {
+const modelTimes: number[] = [];
+const toolTimes: number[] = [];
+async function session(gw: ModelGateway = gateway): Promise<void> {
   modelMs = 0;
   let toolMs = 0;
   const t = performance.now();
   const run = runAgent({
     prompt: 'bench',
     sandbox,
-    gateway,
+    gateway: gw,
     model: 'claude-bench',
     policy,
     audit,
@@ -71,15 +115,23 @@ async function session(): Promise<void> {
       throw new Error(`bench session failed: ${e.result}`);
   }
   overheads.push((performance.now() - t - modelMs - toolMs) / TOOL_TURNS);
+  modelTimes.push(modelMs);
+  toolTimes.push(toolMs);
 }
+const median = (xs: number[]): number =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 
 const rows: Sample[] = [];
-const sessions = await measure(
-  `session, ${TOOL_TURNS} tool calls (audit + transcript)`,
-  N,
-  session,
+const sessions = await measure(`session, ${TOOL_TURNS} tool calls (audit + transcript)`, N, () =>
+  session(),
 );
+// measure() ran 3 untimed warm-up sessions first: drop their samples.
 const perTurn = [...overheads.slice(3)].sort((a, b) => a - b);
+const modelMedian = median(modelTimes.slice(3));
+const toolMedian = median(toolTimes.slice(3));
 rows.push({
   name: 'loop overhead per tool turn',
   n: perTurn.length,
@@ -87,7 +139,23 @@ rows.push({
   p90Ms: percentile(perTurn, 90),
   note: 'session − model − tool time, / turns; target p50 < 5 ms',
 });
-rows.push({ ...sessions, note: `${(1000 / sessions.medianMs).toFixed(1)} sessions/s` });
+rows.push({
+  ...sessions,
+  note: `${(1000 / sessions.medianMs).toFixed(1)} sessions/s; median model ${modelMedian.toFixed(1)} ms, tools ${toolMedian.toFixed(1)} ms per session`,
+});
+overheads.length = 0;
+const inProc = await measure(`session, ${TOOL_TURNS} tool calls, in-process model`, N, () =>
+  session(inProcess),
+);
+const perTurnInProc = [...overheads.slice(3)].sort((a, b) => a - b);
+rows.push({
+  name: 'loop overhead per tool turn, in-process model',
+  n: perTurnInProc.length,
+  medianMs: percentile(perTurnInProc, 50),
+  p90Ms: percentile(perTurnInProc, 90),
+  note: 'session − tool time, / turns (no model time to subtract)',
+});
+rows.push({ ...inProc, note: `${(1000 / inProc.medianMs).toFixed(1)} sessions/s` });
 const bare = await measure(`bare sandbox exec x${TOOL_TURNS} (baseline)`, N, async () => {
   for (let i = 0; i < TOOL_TURNS; i++) await sandbox.exec(['true']);
 });

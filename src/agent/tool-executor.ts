@@ -161,6 +161,8 @@ export class ToolExecutor {
       }
     }
     const outputBytes = Buffer.byteLength(content);
+    // Deferred fsync: the result gates nothing; the next intent's (or the session's sealing
+    // checkpoint's) fsync makes it power-loss durable, the write itself survives a crash.
     await this.#auditQuiet('tool.result', {
       tool: block.name,
       toolUseId: block.id,
@@ -183,10 +185,13 @@ export class ToolExecutor {
     return this.#result(block.id, truncateMiddle(content, o.maxOutputChars), outcome.isError);
   }
 
-  /** Audit records after the decision (denials, results): a failure is logged, not fatal. */
+  /**
+   * Audit records after the decision (denials, results): a failure is logged, not fatal.
+   * Denials stay synchronous (rare, and a denial is a decision worth an fsync); results don't.
+   */
   async #auditQuiet(type: 'tool.intent' | 'tool.result', data: JsonObject): Promise<void> {
     try {
-      await this.#o.audit?.append(this.#o.sessionId, type, data);
+      await this.#o.audit?.append(this.#o.sessionId, type, data, { sync: type !== 'tool.result' });
     } catch (err) {
       this.#o.logger.error({ err, type }, 'audit append failed');
     }

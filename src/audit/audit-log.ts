@@ -13,7 +13,7 @@ import {
   type AuditRecord,
   type AuditRecordType,
 } from './audit-record.js';
-import type { AuditStore } from './audit-store.js';
+import type { AppendDurability, AuditStore } from './audit-store.js';
 import { canonicalize, type JsonObject } from './canonical-json.js';
 
 export const DEFAULT_CHECKPOINT_EVERY = 50;
@@ -65,6 +65,9 @@ export class AuditLog {
 
   /**
    * Appends one record to `logId` (a session id or 'global'); durable when it resolves.
+   * `{ sync: false }` is for records that gate nothing (results, model calls): written when it
+   * resolves (survives a process crash) and power-loss durable with the next synchronous
+   * append, checkpoint or `finishSession` — it saves one fsync per record.
    * @example await audit.append(sessionId, 'tool.intent', { tool: 'Bash', inputHash, decision })
    * @throws AuditError — the caller must refuse the audited action.
    */
@@ -72,13 +75,14 @@ export class AuditLog {
     logId: string,
     type: Exclude<AuditRecordType, 'checkpoint'>,
     data: JsonObject,
+    durability: AppendDurability = {},
   ): Promise<AuditRecord> {
     return this.#enqueue(logId, async (state) => {
       if ((type as AuditRecordType) === 'checkpoint') {
         throw new AuditError('checkpoint records are written by the audit log itself');
       }
       if (state.unsigned >= this.#every) await this.#checkpoint(logId, state);
-      const record = await this.#write(logId, state, type, this.#clean(data));
+      const record = await this.#write(logId, state, type, this.#clean(data), durability);
       state.unsigned += 1;
       if (state.unsigned >= this.#every) await this.#checkpoint(logId, state);
       return record;
@@ -94,7 +98,8 @@ export class AuditLog {
 
   /** Appends `session.end` and seals the log with a final checkpoint. */
   async finishSession(logId: string, data: JsonObject = {}): Promise<AuditCheckpoint> {
-    await this.append(logId, 'session.end', data);
+    // The sealing checkpoint right after is a synchronous write: it makes session.end durable.
+    await this.append(logId, 'session.end', data, { sync: false });
     const cp = await this.#enqueue(logId, async (state) =>
       // session.end may itself have completed a checkpoint interval: nothing left to sign.
       state.unsigned === 0 && state.lastCheckpoint !== undefined
@@ -174,6 +179,7 @@ export class AuditLog {
     state: LogState,
     type: AuditRecordType,
     data: JsonObject,
+    durability: AppendDurability,
   ): Promise<AuditRecord> {
     const body = {
       seq: state.seq + 1,
@@ -184,7 +190,7 @@ export class AuditLog {
       prevHash: state.hash,
     };
     const record: AuditRecord = { ...body, hash: recordHash(body) };
-    await this.#store.appendRecord(record);
+    await this.#store.appendRecord(record, durability);
     state.seq = record.seq;
     state.hash = record.hash;
     return record;

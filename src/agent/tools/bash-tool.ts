@@ -10,18 +10,33 @@ import type { AgentTool, ToolOutcome } from './agent-tool.js';
 export const MAX_BASH_TIMEOUT_MS = 600_000;
 
 const STATE_DIR = '/tmp/.ringfence-shell';
+/** Last line of a completely written env file. */
+const ENV_END = '# ringfence-env-end';
 
 // $1 is the command; __RF_MARK (random per tool instance) tags the trailing cwd line on stderr.
+// Builtins only on the usual path (no mkdir/cat/grep/mv/$(...) per call): each fork+exec in the
+// sandbox costs about a millisecond. The env file ends with a sentinel line and is only
+// restored when complete, which replaces the former write-then-mv for torn writes.
 const PREAMBLE = `
 __rf_dir=${STATE_DIR}
-mkdir -p "$__rf_dir" 2>/dev/null
-if [ -f "$__rf_dir/env" ]; then . "$__rf_dir/env" >/dev/null 2>&1; fi
-if [ -f "$__rf_dir/cwd" ]; then cd -- "$(cat "$__rf_dir/cwd")" 2>/dev/null || cd /workspace; fi
+[ -d "$__rf_dir" ] || mkdir -p "$__rf_dir" 2>/dev/null
+if [ -f "$__rf_dir/env" ]; then
+  IFS= read -r -d '' __rf_env < "$__rf_dir/env"
+  case $__rf_env in *$'\\n${ENV_END}\\n') eval "$__rf_env" >/dev/null 2>&1 ;; esac
+  unset __rf_env
+fi
+if [ -f "$__rf_dir/cwd" ]; then
+  IFS= read -r -d '' __rf_cwd < "$__rf_dir/cwd"
+  cd -- "\${__rf_cwd%$'\\n'}" 2>/dev/null || cd /workspace
+  unset __rf_cwd
+fi
 __rf_save() {
   __rf_rc=$?
-  export -p | grep -v -E '^declare -x (PWD|OLDPWD|SHLVL|_|RINGFENCE_EXEC_ID|__RF_MARK)(=|$)' > "$__rf_dir/env.tmp" 2>/dev/null && mv -f "$__rf_dir/env.tmp" "$__rf_dir/env"
-  pwd > "$__rf_dir/cwd" 2>/dev/null
-  printf '\\n%s%s\\n' "$__RF_MARK" "$(pwd)" >&2
+  export -n PWD OLDPWD SHLVL _ RINGFENCE_EXEC_ID __RF_MARK 2>/dev/null
+  { export -p && printf '%s\\n' '${ENV_END}'; } >| "$__rf_dir/env" 2>/dev/null
+  pwd >| "$__rf_dir/cwd" 2>/dev/null
+  printf '\\n%s' "$__RF_MARK" >&2
+  pwd >&2
   exit $__rf_rc
 }
 trap __rf_save EXIT

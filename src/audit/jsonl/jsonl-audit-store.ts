@@ -1,5 +1,5 @@
 // AuditStore on JSON Lines: <dir>/records/<logId>.jsonl and <dir>/checkpoints/<logId>.jsonl,
-// opened O_APPEND, each line fsync'ed before append resolves. Canonical JSON keeps one per line.
+// opened O_APPEND, each line fsync'ed before append resolves (deferred ones: by the file's next).
 import {
   closeSync,
   existsSync,
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { AuditError } from '../../errors.js';
 import { canonicalize } from '../canonical-json.js';
 import { assertLogId, type AuditCheckpoint, type AuditRecord } from '../audit-record.js';
-import type { AuditHead, AuditStore, StoredEntry } from '../audit-store.js';
+import type { AppendDurability, AuditHead, AuditStore, StoredEntry } from '../audit-store.js';
 
 export interface JsonlAuditStoreOptions {
   /** Directory holding `records/` and `checkpoints/` (created 0700 unless `readonly`). */
@@ -50,14 +50,14 @@ export class JsonlAuditStore implements AuditStore {
     }
   }
 
-  async appendRecord(record: AuditRecord): Promise<void> {
-    this.#append('records', record.logId, canonicalize(record));
+  async appendRecord(record: AuditRecord, durability: AppendDurability = {}): Promise<void> {
+    this.#append('records', record.logId, canonicalize(record), durability.sync !== false);
   }
 
   async appendCheckpoint(checkpoint: AuditCheckpoint, record: AuditRecord): Promise<void> {
     // The in-chain record first: a crash in between shows up in verify as a missing checkpoint.
-    this.#append('records', record.logId, canonicalize(record));
-    this.#append('checkpoints', checkpoint.logId, canonicalize(checkpoint));
+    this.#append('records', record.logId, canonicalize(record), true);
+    this.#append('checkpoints', checkpoint.logId, canonicalize(checkpoint), true);
   }
 
   async head(logId: string): Promise<AuditHead> {
@@ -100,7 +100,13 @@ export class JsonlAuditStore implements AuditStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    let failure: unknown;
     for (const fd of this.#fds.values()) {
+      try {
+        fsyncSync(fd); // deferred appends since the last sync one
+      } catch (err) {
+        failure ??= err;
+      }
       try {
         closeSync(fd);
       } catch {
@@ -108,6 +114,8 @@ export class JsonlAuditStore implements AuditStore {
       }
     }
     this.#fds.clear();
+    if (failure !== undefined)
+      throw new AuditError('cannot flush audit log files', { cause: failure });
   }
 
   #path(part: Part, logId: string): string {
@@ -129,7 +137,8 @@ export class JsonlAuditStore implements AuditStore {
     return lines.map((line, i) => ({ text: line, position: i + 1 }));
   }
 
-  #append(part: Part, logId: string, line: string): void {
+  /** `sync` false: written (survives a process crash); fsync'ed with the file's next sync append. */
+  #append(part: Part, logId: string, line: string, sync: boolean): void {
     const key = `${part}/${logId}`;
     if (this.#closed) throw new AuditError('cannot append: audit store is closed');
     if (this.#broken.has(key)) {
@@ -149,7 +158,7 @@ export class JsonlAuditStore implements AuditStore {
       while (written < bytes.length) {
         written += writeSync(fd, bytes, written, bytes.length - written);
       }
-      fsyncSync(fd);
+      if (sync) fsyncSync(fd);
     } catch (cause) {
       this.#broken.add(key);
       const reason = cause instanceof Error ? cause.message : String(cause);

@@ -1,4 +1,4 @@
-// AuditStore on SQLite (better-sqlite3, WAL, synchronous=FULL) in the shared ringfence.db.
+// AuditStore on SQLite (better-sqlite3, WAL, synchronous=FULL per sync append) in ringfence.db.
 // Rows are read in rowid (insertion) order so a reordered or renumbered row stays visible.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import {
 import { silentLogger, type StorageLogger } from '../../storage/storage-logger.js';
 import { canonicalize } from '../canonical-json.js';
 import type { AuditCheckpoint, AuditRecord } from '../audit-record.js';
-import type { AuditHead, AuditStore, StoredEntry } from '../audit-store.js';
+import type { AppendDurability, AuditHead, AuditStore, StoredEntry } from '../audit-store.js';
 import { AUDIT_MIGRATIONS } from './sqlite-audit-schema.js';
 
 export interface SqliteAuditStoreOptions {
@@ -28,6 +28,10 @@ export interface SqliteAuditStoreOptions {
 export class SqliteAuditStore implements AuditStore {
   readonly kind = 'sqlite';
   readonly #db: SqliteDatabase;
+  /** Prepared once per SQL text: compiling a statement costs more than running it. */
+  readonly #statements = new Map<string, Database.Statement>();
+  /** The connection's current `synchronous` setting (writers only). */
+  #synchronous: 'FULL' | 'NORMAL' = 'FULL';
   #closed = false;
 
   constructor(options: SqliteAuditStoreOptions) {
@@ -56,19 +60,25 @@ export class SqliteAuditStore implements AuditStore {
     }
   }
 
-  async appendRecord(record: AuditRecord): Promise<void> {
-    this.#run('append audit record', () => this.#insertRecord(record));
+  async appendRecord(record: AuditRecord, durability: AppendDurability = {}): Promise<void> {
+    this.#run('append audit record', () => {
+      // WAL durability: synchronous=FULL fsyncs the WAL at every commit (survives power loss);
+      // NORMAL only writes the frames to the OS (survives a process crash) and leaves the
+      // fsync to the next FULL commit, which flushes the whole WAL file, these frames included
+      // (also those of other connections to ringfence.db, e.g. transcript events).
+      this.#setSynchronous(durability.sync === false ? 'NORMAL' : 'FULL');
+      this.#insertRecord(record);
+    });
   }
 
   async appendCheckpoint(checkpoint: AuditCheckpoint, record: AuditRecord): Promise<void> {
     this.#run('append audit checkpoint', () => {
+      this.#setSynchronous('FULL');
       this.#db
         .transaction(() => {
-          this.#db
-            .prepare(
-              'INSERT INTO audit_checkpoints (log_id, idx, seq, checkpoint) VALUES (?, ?, ?, ?)',
-            )
-            .run(checkpoint.logId, checkpoint.index, checkpoint.seq, canonicalize(checkpoint));
+          this.#stmt(
+            'INSERT INTO audit_checkpoints (log_id, idx, seq, checkpoint) VALUES (?, ?, ?, ?)',
+          ).run(checkpoint.logId, checkpoint.index, checkpoint.seq, canonicalize(checkpoint));
           this.#insertRecord(record);
         })
         .immediate();
@@ -77,16 +87,12 @@ export class SqliteAuditStore implements AuditStore {
 
   async head(logId: string): Promise<AuditHead> {
     return this.#run('read audit head', () => {
-      const rec = this.#db
-        .prepare<[string], { record: string }>(
-          'SELECT record FROM audit_records WHERE log_id = ? ORDER BY seq DESC LIMIT 1',
-        )
-        .get(logId);
-      const cp = this.#db
-        .prepare<[string], { checkpoint: string }>(
-          'SELECT checkpoint FROM audit_checkpoints WHERE log_id = ? ORDER BY idx DESC LIMIT 1',
-        )
-        .get(logId);
+      const rec = this.#stmt(
+        'SELECT record FROM audit_records WHERE log_id = ? ORDER BY seq DESC LIMIT 1',
+      ).get(logId) as { record: string } | undefined;
+      const cp = this.#stmt(
+        'SELECT checkpoint FROM audit_checkpoints WHERE log_id = ? ORDER BY idx DESC LIMIT 1',
+      ).get(logId) as { checkpoint: string } | undefined;
       const head: AuditHead = {};
       if (rec !== undefined) head.last = JSON.parse(rec.record) as AuditRecord;
       if (cp !== undefined) head.lastCheckpoint = JSON.parse(cp.checkpoint) as AuditCheckpoint;
@@ -133,11 +139,24 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   #insertRecord(record: AuditRecord): void {
-    this.#db
-      .prepare(
-        'INSERT INTO audit_records (log_id, seq, type, ts, hash, record) VALUES (?, ?, ?, ?, ?, ?)',
-      )
-      .run(record.logId, record.seq, record.type, record.ts, record.hash, canonicalize(record));
+    this.#stmt(
+      'INSERT INTO audit_records (log_id, seq, type, ts, hash, record) VALUES (?, ?, ?, ?, ?, ?)',
+    ).run(record.logId, record.seq, record.type, record.ts, record.hash, canonicalize(record));
+  }
+
+  #stmt(sql: string): Database.Statement {
+    let stmt = this.#statements.get(sql);
+    if (stmt === undefined) {
+      stmt = this.#db.prepare(sql);
+      this.#statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  #setSynchronous(mode: 'FULL' | 'NORMAL'): void {
+    if (this.#synchronous === mode) return;
+    this.#db.pragma(`synchronous = ${mode}`);
+    this.#synchronous = mode;
   }
 
   /** Maps every driver failure (closed, busy, read-only, constraint) to AuditError. */

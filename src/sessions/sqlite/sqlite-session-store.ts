@@ -2,6 +2,7 @@
 // same file) and writes in one BEGIN IMMEDIATE transaction; snapshots are blobs on disk.
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { RingfenceError } from '../../errors.js';
 import { assertSessionFence } from '../../queue/sqlite/sqlite-lease-fence.js';
@@ -82,6 +83,8 @@ export class SqliteSessionStore implements SessionStore {
   readonly #clock: Clock;
   readonly #logger: StorageLogger;
   readonly #feed: SessionEventFeed;
+  /** Prepared once per SQL text: the hot paths (events, status) run a few per call. */
+  readonly #statements = new Map<string, Database.Statement<unknown[]>>();
   #closing: Promise<void> | undefined;
 
   constructor(options: SqliteSessionStoreOptions) {
@@ -113,25 +116,23 @@ export class SqliteSessionStore implements SessionStore {
           details: { sessionId: s.id },
         });
       }
-      this.#db
-        .prepare(
-          `INSERT INTO sessions (id, tenant_id, status, prompt, tier, role, mode, options, metadata,
-             created_at, updated_at, usage)
-           VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          s.id,
-          s.tenantId,
-          s.prompt,
-          s.tier,
-          s.role,
-          s.mode,
-          JSON.stringify(s.options),
-          JSON.stringify(s.metadata),
-          now,
-          now,
-          JSON.stringify(EMPTY_USAGE),
-        );
+      this.#stmt(
+        `INSERT INTO sessions (id, tenant_id, status, prompt, tier, role, mode, options, metadata,
+           created_at, updated_at, usage)
+         VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        s.id,
+        s.tenantId,
+        s.prompt,
+        s.tier,
+        s.role,
+        s.mode,
+        JSON.stringify(s.options),
+        JSON.stringify(s.metadata),
+        now,
+        now,
+        JSON.stringify(EMPTY_USAGE),
+      );
       return sessionFromRow(this.#mustRow(s.id));
     });
   }
@@ -185,22 +186,20 @@ export class SqliteSessionStore implements SessionStore {
       }
       const now = this.#clock.now();
       const finished = FINISHED_STATUSES.includes(status) ? now : null;
-      this.#db
-        .prepare(
-          `UPDATE sessions SET status = ?, updated_at = ?, finished_at = ?,
-             result = COALESCE(?, result), usage = COALESCE(?, usage),
-             last_completed_turn = COALESCE(?, last_completed_turn)
-           WHERE id = ?`,
-        )
-        .run(
-          status,
-          now,
-          finished,
-          change.result === undefined ? null : JSON.stringify(change.result),
-          change.usage === undefined ? null : JSON.stringify(change.usage),
-          change.lastCompletedTurn ?? null,
-          id,
-        );
+      this.#stmt(
+        `UPDATE sessions SET status = ?, updated_at = ?, finished_at = ?,
+           result = COALESCE(?, result), usage = COALESCE(?, usage),
+           last_completed_turn = COALESCE(?, last_completed_turn)
+         WHERE id = ?`,
+      ).run(
+        status,
+        now,
+        finished,
+        change.result === undefined ? null : JSON.stringify(change.result),
+        change.usage === undefined ? null : JSON.stringify(change.usage),
+        change.lastCompletedTurn ?? null,
+        id,
+      );
       return sessionFromRow(this.#mustRow(id));
     });
   }
@@ -214,12 +213,10 @@ export class SqliteSessionStore implements SessionStore {
     return this.#write(() => {
       this.#mustRow(id);
       assertSessionFence(this.#db, id, fence.epoch);
-      this.#db
-        .prepare(
-          `UPDATE sessions SET last_completed_turn = MAX(last_completed_turn, ?),
-             usage = COALESCE(?, usage), updated_at = ? WHERE id = ?`,
-        )
-        .run(turn, usage === undefined ? null : JSON.stringify(usage), this.#clock.now(), id);
+      this.#stmt(
+        `UPDATE sessions SET last_completed_turn = MAX(last_completed_turn, ?),
+           usage = COALESCE(?, usage), updated_at = ? WHERE id = ?`,
+      ).run(turn, usage === undefined ? null : JSON.stringify(usage), this.#clock.now(), id);
       return sessionFromRow(this.#mustRow(id));
     });
   }
@@ -231,15 +228,15 @@ export class SqliteSessionStore implements SessionStore {
   ): Promise<SessionEvent> {
     const data = JSON.stringify(event.data ?? null);
     const stored = this.#write(() => {
-      this.#mustRow(sessionId);
+      // Existence first (same error as before), without reading the whole row.
+      if (this.#stmt('SELECT 1 FROM sessions WHERE id = ?').get(sessionId) === undefined)
+        throw new RingfenceError('not_found', `session ${sessionId} not found`);
       assertSessionFence(this.#db, sessionId, fence.epoch);
       const now = this.#clock.now();
-      const next = this.#db
-        .prepare<[number, string], { last_event_seq: number }>(
-          `UPDATE sessions SET last_event_seq = last_event_seq + 1, updated_at = ?
-            WHERE id = ? RETURNING last_event_seq`,
-        )
-        .get(now, sessionId);
+      const next = this.#stmt(
+        `UPDATE sessions SET last_event_seq = last_event_seq + 1, updated_at = ?
+          WHERE id = ? RETURNING last_event_seq`,
+      ).get(now, sessionId) as { last_event_seq: number } | undefined;
       if (next === undefined)
         throw new RingfenceError('not_found', `session ${sessionId} not found`);
       const row: EventRow = {
@@ -250,12 +247,10 @@ export class SqliteSessionStore implements SessionStore {
         epoch: fence.epoch ?? null,
         created_at: now,
       };
-      this.#db
-        .prepare(
-          `INSERT INTO session_events (session_id, seq, type, data, epoch, created_at)
-           VALUES (@session_id, @seq, @type, @data, @epoch, @created_at)`,
-        )
-        .run(row);
+      this.#stmt(
+        `INSERT INTO session_events (session_id, seq, type, data, epoch, created_at)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      ).run(row.session_id, row.seq, row.type, row.data, row.epoch, row.created_at);
       return eventFromRow(row);
     });
     this.#feed.publish(stored);
@@ -357,7 +352,16 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   #row(id: string): SessionRow | undefined {
-    return this.#db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE id = ?').get(id);
+    return this.#stmt('SELECT * FROM sessions WHERE id = ?').get(id) as SessionRow | undefined;
+  }
+
+  #stmt(sql: string): Database.Statement<unknown[]> {
+    let stmt = this.#statements.get(sql);
+    if (stmt === undefined) {
+      stmt = this.#db.prepare<unknown[]>(sql);
+      this.#statements.set(sql, stmt);
+    }
+    return stmt;
   }
 
   #mustRow(id: string): SessionRow {
