@@ -21,6 +21,7 @@ import {
 import { redactDeep } from './redact-deep.js';
 import { DEFAULT_MAX_TOKENS, DEFAULT_MAX_TURNS, type RunAgentOptions } from './run-options.js';
 import { ToolExecutor } from './tool-executor.js';
+import { initialMessages } from './initial-messages.js';
 import type { AgentTool } from './tools/agent-tool.js';
 import { createBuiltinTools } from './tools/builtin-tools.js';
 import { MockFixtures } from './tools/mock-fixtures.js';
@@ -90,9 +91,15 @@ export class AgentSession {
       const store = this.#o.store;
       if (store && !this.#persistFailed) {
         try {
-          await store.appendEvent(this.sessionId, { type: clean.type, data: clean });
+          await store.appendEvent(
+            this.sessionId,
+            { type: clean.type, data: clean },
+            this.#o.storeEpoch === undefined ? {} : { epoch: this.#o.storeEpoch },
+          );
         } catch (err) {
           this.#persistFailed = true;
+          // A fenced append refused: the lease moved to another worker; stop acting at once.
+          if (this.#o.storeEpoch !== undefined) this.abort();
           this.#log.error({ err }, 'transcript append failed; further events are not stored');
         }
       }
@@ -101,12 +108,17 @@ export class AgentSession {
     return this.#chain;
   }
 
+  /**
+   * These records gate no action, so they skip their own fsync ({ sync: false }): written at
+   * once (they survive a process crash) and power-loss durable with the next tool intent or the
+   * sealing checkpoint of finishSession, whichever comes first.
+   */
   async #auditQuiet(
     type: 'session.start' | 'model.call' | 'approval' | 'hook',
     data: Record<string, string | number | boolean | null>,
   ): Promise<void> {
     try {
-      await this.#o.audit?.append(this.sessionId, type, data);
+      await this.#o.audit?.append(this.sessionId, type, data, { sync: false });
     } catch (err) {
       this.#log.error({ err, type }, 'audit append failed');
     }
@@ -116,6 +128,7 @@ export class AgentSession {
     status: SessionStatus,
     change?: Parameters<NonNullable<RunAgentOptions['store']>['updateStatus']>[2],
   ): Promise<void> {
+    if (this.#o.callerOwnsSession === true) return;
     try {
       await this.#o.store?.updateStatus(this.sessionId, status, change);
     } catch (err) {
@@ -146,7 +159,7 @@ export class AgentSession {
     let stop: Stop;
     try {
       const mode = o.mode ?? o.role?.mode ?? o.policy.tools.mode;
-      if (o.store) {
+      if (o.store && o.callerOwnsSession !== true) {
         await o.store.create({
           id: this.sessionId,
           tenantId: o.tenantId ?? 'local',
@@ -357,14 +370,15 @@ export class AgentSession {
       description: t.description,
       input_schema: t.inputSchema as Anthropic.Tool.InputSchema,
     }));
-    const messages: Anthropic.MessageParam[] = [{ role: 'user', content: o.prompt }];
+    const messages: Anthropic.MessageParam[] = initialMessages(o.prompt, o.history);
+    const turnOffset = o.turnOffset ?? 0;
     let spentUsd = 0;
     let stopHookActive = false;
-    for (let turn = 1; ; turn += 1) {
+    for (let turn = turnOffset + 1; ; turn += 1) {
       // stop: aborted or deadline passed between turns.
       if (signal.aborted) return this.#stopFromError(signal.reason);
       // stop: the turn bound is reached and the model still wants to act.
-      if (turn > maxTurns)
+      if (turn - turnOffset > maxTurns)
         return {
           subtype: 'error_max_turns',
           reason: `max turns (${maxTurns}) reached`,
@@ -434,6 +448,7 @@ export class AgentSession {
           .filter((b): b is Anthropic.TextBlock => b.type === 'text')
           .map((b) => b.text)
           .join('\n');
+        await o.onTurnComplete?.(turn, usage, spentUsd);
         const block = await this.#stopHooks(text, stopHookActive);
         if (block === undefined) {
           // stop: the model ended its turn and no Stop hook asked it to go on.
@@ -458,6 +473,7 @@ export class AgentSession {
         message: { role: 'user', content: results },
       });
       messages.push({ role: 'user', content: results });
+      await o.onTurnComplete?.(turn, usage, spentUsd);
     }
   }
 

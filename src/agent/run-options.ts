@@ -5,7 +5,8 @@ import type { Policy, PermissionMode } from '../policy/policy-schema.js';
 import type { Sandbox } from '../sandbox/driver.js';
 import type { RedactionSecret } from '../secrets/redactor.js';
 import type { SessionStore } from '../sessions/session-store.js';
-import type { AgentEvent } from './agent-events.js';
+import type { AgentEvent, AgentUsage } from './agent-events.js';
+import type Anthropic from '@anthropic-ai/sdk';
 import type { AgentHooks } from './hooks/agent-hooks.js';
 import type {
   ApprovalCallback,
@@ -66,6 +67,28 @@ export interface RunAgentOptions {
   /** Chars of one tool result sent to the model. Default 30 000. */
   maxOutputChars?: number;
   logger?: PermissionLogger;
+  /**
+   * The conversation so far (resume or continuation), oldest first, as sent to the model. The
+   * loop starts from it: completed tool calls are not run again (their results are in it).
+   * `prompt` is appended as a new user message only when the history ends with an assistant
+   * message. Absent or empty: the conversation is `[prompt]`.
+   */
+  history?: Anthropic.MessageParam[];
+  /** Turns already completed in `history`: numbering continues after them. Default 0. */
+  turnOffset?: number;
+  /**
+   * Awaited after each completed turn (its events persisted; for a tool turn after its tool
+   * results are in): `turn` counts from turnOffset + 1, usage and cost are this run's totals.
+   * A throw stops the session (error_during_execution).
+   */
+  onTurnComplete?: (turn: number, usage: AgentUsage, costUsd: number) => Promise<void> | void;
+  /** The caller owns the session row: no store.create / updateStatus (events still appended). */
+  callerOwnsSession?: boolean;
+  /**
+   * Lease epoch presented with every transcript append (`{ epoch }`). When set, a refused append
+   * (stale epoch: the lease moved) aborts the session instead of running on unrecorded.
+   */
+  storeEpoch?: number;
 }
 
 /** The running session: iterate it for events; answer approvals with `respond`. */

@@ -17,6 +17,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   image: async () => (await import('./image-command.js')).registerImageCommand,
   run: async () => (await import('./run-command.js')).registerRunCommand,
   keys: async () => (await import('./keys-command.js')).registerKeysCommand,
+  serve: async () => (await import('./serve-command.js')).registerServeCommand,
+  worker: async () => (await import('./serve-command.js')).registerServeCommand,
 };
 
 /** Global options that take a value, so their values are not mistaken for the command name. */

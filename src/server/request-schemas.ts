@@ -11,6 +11,9 @@ export const PERMISSION_MODES = [
 
 const toolList = z.array(z.string().min(1).max(200)).max(200);
 
+/** Stored as a session's mode when the request named none: the runner applies the tier's mode. */
+export const MODE_FROM_TIER = 'tier';
+
 export const workspaceSchema = z
   .discriminatedUnion('type', [
     z.object({ type: z.literal('empty') }).describe('an empty workspace'),
@@ -36,7 +39,10 @@ export const createSessionSchema = z
     workspace: workspaceSchema,
     env: z.string().min(1).max(40).optional().describe('config tier; default the server tier'),
     role: z.string().min(1).max(100).default('default'),
-    mode: z.enum(PERMISSION_MODES).default('default'),
+    mode: z
+      .enum(PERMISSION_MODES)
+      .optional()
+      .describe("permission mode; absent: the tier's policy mode"),
     allowedTools: toolList.optional(),
     disallowedTools: toolList.optional(),
     maxTurns: z.number().int().min(1).max(500).optional(),

@@ -11,6 +11,7 @@ import {
   createSessionSchema,
   listQuerySchema,
   messageSchema,
+  MODE_FROM_TIER,
 } from '../request-schemas.js';
 import { ACTIVE_STATUSES, enqueueSessionTask, findSessionTasks } from '../session-tasks.js';
 
@@ -84,7 +85,7 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: ApiContext): vo
       prompt: body.prompt,
       tier,
       role: body.role,
-      mode: body.mode,
+      mode: body.mode ?? MODE_FROM_TIER,
       options,
       metadata: body.metadata,
     });
