@@ -6,6 +6,7 @@ import { ConfigError } from '../errors.js';
 import { RingfenceService } from '../service/ringfence-service.js';
 import type { StorageLogger } from '../storage/storage-logger.js';
 import { globalOptions } from './config-command.js';
+import { runServeDemo } from './serve-demo.js';
 
 interface ServeFlags {
   port?: string;
@@ -15,6 +16,7 @@ interface ServeFlags {
   drainMs?: string;
   visibilityMs?: string;
   verbose?: boolean;
+  demo?: boolean;
 }
 
 function intFlag(name: string, raw: string | undefined, min: number): number | undefined {
@@ -59,7 +61,8 @@ function addOptions(cmd: Command, api: boolean): Command {
     )
     .option('--drain-ms <ms>', 'SIGTERM: how long running turns may finish (default 30000)')
     .option('--visibility-ms <ms>', 'lease lifetime without a heartbeat (default 30000)')
-    .option('--verbose', 'debug logs on stderr');
+    .option('--verbose', 'debug logs on stderr')
+    .option('--demo', 'after start, run one demo session over the HTTP API and print it');
 }
 
 async function serve(flags: ServeFlags, cmd: Command, api: boolean): Promise<void> {
@@ -109,6 +112,14 @@ async function serve(flags: ServeFlags, cmd: Command, api: boolean): Promise<voi
     process.stdout.write(
       `ringfence serve: listening on ${service.url ?? ''} (env ${home.name}, data ${dataDir})\n`,
     );
+    if (flags.demo === true && service.url) {
+      // A key of its own, so the demo never needs the admin key shown once above.
+      const demoKey = await keys.createKey('default', 'submit');
+      const ok = await runServeDemo(service.url, demoKey.key, process.stdout);
+      process.stdout.write(
+        `demo: ${ok ? 'succeeded' : 'did not succeed'}; the service keeps running (Ctrl-C stops it)\n`,
+      );
+    }
   } else {
     process.stdout.write(`ringfence worker: ${service.workers.length} workers on ${dataDir}\n`);
   }

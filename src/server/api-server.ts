@@ -28,7 +28,6 @@ export function buildApiServer(ctx: ApiContext, options: ApiServerOptions = {}):
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
-    disableRequestLogging: true,
   });
   app.decorateRequest('principal', undefined);
   app.addContentTypeParser(
