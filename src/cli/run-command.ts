@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
 import { loadTier } from '../config/load-config.js';
 import type { ModelRoute } from '../config/config-schema.js';
-import { policySchema, permissionModeSchema, type Policy } from '../policy/policy-schema.js';
+import { permissionModeSchema, type Policy } from '../policy/policy-schema.js';
+import { validatePolicy } from '../policy/load-policy.js';
 import { createDriver } from '../sandbox/create-driver.js';
 import { provisionSandbox } from '../sandbox/provision.js';
 import { openSessionEgress } from '../egress/session-egress.js';
@@ -88,14 +89,7 @@ function applyToolFlags(policy: Policy, flags: RunFlags): Policy {
     if (!m.success) bad('--mode', `must be one of ${permissionModeSchema.options.join(', ')}`);
     raw.tools.mode = m.data;
   }
-  const parsed = policySchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigError(
-      'invalid options',
-      parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-    );
-  }
-  return parsed.data;
+  return validatePolicy(raw, 'invalid options');
 }
 
 export function registerRunCommand(program: Command): void {

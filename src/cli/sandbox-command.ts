@@ -5,8 +5,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadTier } from '../config/load-config.js';
-import { loadPolicyFile } from '../policy/load-policy.js';
-import { policySchema, type Policy } from '../policy/policy-schema.js';
+import { loadPolicyFile, validatePolicy } from '../policy/load-policy.js';
+import type { Policy } from '../policy/policy-schema.js';
 import { createDriver } from '../sandbox/create-driver.js';
 import { provisionSandbox } from '../sandbox/provision.js';
 import type { DriverName } from '../sandbox/driver.js';
@@ -39,14 +39,7 @@ export function applyOverrides(policy: Policy, flags: ExecFlags): Policy {
       ]);
     raw.network.resolve[host] = ip;
   }
-  const parsed = policySchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigError(
-      'invalid options',
-      parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-    );
-  }
-  return parsed.data;
+  return validatePolicy(raw, 'invalid options');
 }
 
 export function registerSandboxCommand(program: Command): void {

@@ -1,4 +1,4 @@
-// Reads a standalone policy file (YAML or JSON) and validates it like the config does.
+// Reads a standalone policy file (YAML or JSON) and validates policies like the config does.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as YamlModule from 'yaml';
@@ -17,10 +17,18 @@ export function loadPolicyFile(path: string): Policy {
       { cause: err },
     );
   }
-  const parsed = policySchema.safeParse(raw ?? {});
+  return validatePolicy(raw ?? {}, `${path}: invalid policy`);
+}
+
+/**
+ * Validates a policy object (a file's, or one with command-line or request overrides applied);
+ * every problem becomes a `path: message` issue of one ConfigError.
+ */
+export function validatePolicy(raw: unknown, message = 'invalid policy'): Policy {
+  const parsed = policySchema.safeParse(raw);
   if (!parsed.success) {
     throw new ConfigError(
-      `${path}: invalid policy`,
+      message,
       parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
     );
   }
