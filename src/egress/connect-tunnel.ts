@@ -149,6 +149,8 @@ export async function handleConnect(
     return refuse(ctx, client, target, { reason: 'upstream_unreachable' }, startedAt, ip);
   }
   upstream.setTimeout(ctx.limiter.limits.idleTimeoutMs);
+  upstream.setNoDelay(true);
+  client.setNoDelay(true);
   client.write(ESTABLISHED);
   const hello = await readClientHello(client, head);
   let first: Buffer;

@@ -1,10 +1,11 @@
 // Plain HTTP forward requests and requests inside terminated TLS: every request is decided
 // on its own (Host re-checked, method/path rules), credentials injected only toward bound hosts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { request as httpRequest } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import type { Socket } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
-import { Transform, pipeline, type TransformCallback } from 'node:stream';
+import { pipeline, type Readable, type Transform, type Writable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { bindingsFor, type CompiledBinding } from './credentials.js';
 import { decideRequest, decideTarget } from './decide.js';
@@ -25,6 +26,35 @@ const HOP_BY_HOP = new Set([
   'transfer-encoding',
   'upgrade',
 ]);
+
+/** Idle upstream keep-alive sockets close after this (below the common 5 s server default). */
+export const UPSTREAM_KEEPALIVE_MS = 4_000;
+const agents = new WeakMap<SessionContext, HttpAgent>();
+
+/**
+ * One keep-alive agent per session for plain-HTTP upstreams: pooled by pinned IP and port, never
+ * shared across sessions. Every request is still decided, Host-checked and rate-counted first.
+ */
+function agentFor(ctx: SessionContext): HttpAgent {
+  let agent = agents.get(ctx);
+  if (!agent) {
+    agent = new HttpAgent({
+      keepAlive: true,
+      maxFreeSockets: 16,
+      timeout: UPSTREAM_KEEPALIVE_MS,
+      scheduling: 'lifo',
+    });
+    agents.set(ctx, agent);
+  }
+  return agent;
+}
+
+/** Registers an upstream socket once (keep-alive sockets are reused) and disables Nagle. */
+function trackUpstream(ctx: SessionContext, socket: Socket): void {
+  if (ctx.sockets.has(socket)) return;
+  socket.setNoDelay(true);
+  track(ctx, socket);
+}
 
 /** For requests inside a terminated tunnel: the tunnel's checked target and pinned IP. */
 export interface TunnelInfo {
@@ -66,15 +96,52 @@ function filterHeaders(raw: readonly string[], drop: ReadonlySet<string>): strin
   return out;
 }
 
-/** Counts bytes through a stream and stops the transfer once the session cap is reached. */
-function counter(ctx: SessionContext, onBytes: (n: number) => void): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-      onBytes(chunk.length);
-      if (!ctx.limiter.addBytes(chunk.length)) cb(new Error('session byte limit reached'));
-      else cb(null, chunk);
-    },
+/**
+ * Counts the bytes of `source` (a 'data' listener, no Transform stage in the hot path) and
+ * destroys it with an error once the session cap is reached; that chunk is not forwarded.
+ */
+function countBytes(ctx: SessionContext, source: Readable, onBytes: (n: number) => void): void {
+  source.prependListener('data', (chunk: Buffer) => {
+    onBytes(chunk.length);
+    if (!ctx.limiter.addBytes(chunk.length)) {
+      source.pause();
+      source.destroy(new Error('session byte limit reached'));
+    }
   });
+}
+
+/** `source.pipe(sink)` that drops chunks once `source` is destroyed (the byte cap). */
+function forward(source: Readable, sink: Writable, done: (err?: Error) => void): void {
+  let ended = false;
+  const finish = (err?: Error): void => {
+    if (ended) return;
+    ended = true;
+    done(err);
+  };
+  source.on('data', (chunk: Buffer) => {
+    if (source.destroyed) return;
+    if (!sink.write(chunk)) source.pause();
+  });
+  sink.on('drain', () => source.resume());
+  source.once('end', () => {
+    sink.end();
+  });
+  source.once('error', (err) => {
+    sink.destroy();
+    finish(err);
+  });
+  source.once('close', () => {
+    if (!source.readableEnded) sink.destroy();
+  });
+  sink.once('error', (err) => {
+    source.destroy();
+    finish(err);
+  });
+  sink.once('close', () => {
+    if (!source.readableEnded) source.destroy();
+    finish(sink.writableFinished ? undefined : new Error('closed early'));
+  });
+  sink.once('finish', () => finish());
 }
 
 function decoderFor(encoding: string | undefined): Transform | undefined {
@@ -218,7 +285,6 @@ function send(
     path,
     headers,
     setHost: false,
-    agent: false as const,
   };
   const upstream = tls
     ? httpsRequest({
@@ -226,10 +292,11 @@ function send(
         ...(target.isIp ? {} : { servername: target.host }),
         ...(ctx.upstreamCa.length ? { ca: [...rootCertificates, ...ctx.upstreamCa] } : {}),
         rejectUnauthorized: true,
+        agent: false,
       })
-    : httpRequest(options);
+    : httpRequest({ ...options, agent: ctx.closed ? false : agentFor(ctx) });
   upstream.setTimeout(ctx.limiter.limits.idleTimeoutMs, () => upstream.destroy(new Error('idle')));
-  upstream.on('socket', (s) => track(ctx, s));
+  upstream.on('socket', (s) => trackUpstream(ctx, s));
   upstream.on('error', (err) => {
     ctx.logger.debug({ sessionId: ctx.sessionId, err: err.message }, 'upstream error');
     if (!res.headersSent) {
@@ -250,25 +317,23 @@ function send(
     if (targets.length)
       respHeaders = respHeaders.map((v, i) => (i % 2 ? redactText(v, targets) : v));
     res.writeHead(up.statusCode ?? 502, respHeaders);
-    const stages: (NodeJS.ReadableStream | NodeJS.WritableStream)[] = [
-      up,
-      counter(ctx, (n) => (bytesIn += n)),
-    ];
+    countBytes(ctx, up, (n) => (bytesIn += n));
+    const onDone = (err?: Error): void => {
+      if (err) res.destroy();
+      finish(true, 'allowed');
+    };
+    if (!decoder && !targets.length) return forward(up, res, onDone);
+    const stages: (NodeJS.ReadableStream | NodeJS.WritableStream)[] = [up];
     if (decoder) stages.push(decoder);
     if (targets.length) stages.push(new RedactStream(targets));
     stages.push(res);
-    pipeline(stages as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream], (err) => {
-      if (err) res.destroy();
-      finish(true, 'allowed');
-    });
+    pipeline(stages as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream], (err) =>
+      onDone(err ?? undefined),
+    );
   });
-  pipeline(
-    req,
-    counter(ctx, (n) => (bytesOut += n)),
-    upstream,
-    (err) => {
-      if (err) upstream.destroy();
-    },
-  );
+  countBytes(ctx, req, (n) => (bytesOut += n));
+  forward(req, upstream, (err) => {
+    if (err) upstream.destroy();
+  });
   res.once('close', () => finish(true, 'allowed'));
 }

@@ -56,6 +56,8 @@ async function startRelay(initPid: number, socketPath: string, uid: number): Pro
       'socat',
       '-d',
       '-d',
+      '-b',
+      '131072',
       `TCP-LISTEN:${SANDBOX_PROXY_PORT},bind=127.0.0.1,fork,reuseaddr,nodelay`,
       `UNIX-CONNECT:${socketPath}`,
     ],

@@ -22,6 +22,18 @@ export const SUBNET_C: Subnet = {
   upstreamIp: '198.51.100.130',
   prefix: 28,
 };
+/** The data-path tests (keep-alive reuse, byte caps). */
+export const SUBNET_D: Subnet = {
+  hostIp: '203.0.113.225',
+  upstreamIp: '203.0.113.226',
+  prefix: 28,
+};
+/** bench/egress.bench.ts, so the bench can run while the tests do. */
+export const SUBNET_BENCH: Subnet = {
+  hostIp: '203.0.113.209',
+  upstreamIp: '203.0.113.210',
+  prefix: 28,
+};
 export const TEST_NAMES = ['api.example.test', 'other.example.test', 'bound.example.test'];
 
 export interface EgressWorld {

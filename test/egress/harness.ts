@@ -26,12 +26,21 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** `socat TCP-LISTEN:<port>,bind=127.0.0.1,fork,reuseaddr,nodelay UNIX-CONNECT:<socket>` (without nodelay, Nagle adds ~11 ms per request). */
-export async function startRelay(socketPath: string): Promise<Relay> {
+/**
+ * `socat -b 131072 TCP-LISTEN:<port>,bind=127.0.0.1,fork,reuseaddr,nodelay UNIX-CONNECT:<socket>`,
+ * as in src/sandbox/provision.ts. Without nodelay Nagle adds ~11 ms per request; with socat's
+ * default 8 KiB block the relay alone caps throughput far below the proxy's.
+ */
+export async function startRelay(socketPath: string, block = 131_072): Promise<Relay> {
   const port = await freePort();
   const child: ChildProcess = spawn(
     'socat',
-    [`TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr,nodelay`, `UNIX-CONNECT:${socketPath}`],
+    [
+      '-b',
+      String(block),
+      `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr,nodelay`,
+      `UNIX-CONNECT:${socketPath}`,
+    ],
     { stdio: 'ignore' },
   );
   for (let i = 0; i < 100; i++) {
