@@ -1,7 +1,7 @@
 // npm run bench:sandbox — sandbox start-up and exec costs against raw bwrap and sandbox-runtime,
 // measured in one run (issue 2 figures): median and p90 per case, JSON in bench/results/.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BubblewrapDriver } from '../src/sandbox/bubblewrap/bubblewrap-driver.js';
@@ -106,30 +106,38 @@ async function main(): Promise<void> {
   execOnly.note = 'target p50 < 5 ms';
   rows.push(execOnly);
 
+  // (d) and (e) run on this Node and, when BENCH_NODE names another runtime (e.g. Node 22, which
+  // has the on-disk compile cache), on that one too: both CLIs are Node programs.
   const cliJs = join(root, 'bin', 'ringfence.js');
   const built = existsSync(join(root, 'dist', 'cli', 'main.js'));
-  const cli = await measure(
-    `(d) ringfence sandbox exec -- true (${built ? 'built' : 'tsx'})`,
-    Math.min(N, 20),
-    () => run(process.execPath, [cliJs, 'sandbox', 'exec', '--', 'true'], root),
-  );
-  rows.push(cli);
-
   const srt = process.env.SRT_BIN ?? join(root, 'node_modules', '.bin', 'srt');
-  if (existsSync(srt)) {
-    const s = await measure('(e) sandbox-runtime: srt true', Math.min(N, 20), () =>
-      run(srt, ['true'], root),
+  const runtimes = [process.execPath, ...(process.env.BENCH_NODE ? [process.env.BENCH_NODE] : [])];
+  for (const nodeBin of runtimes) {
+    const version = execFileSync(nodeBin, ['--version'], { encoding: 'utf8' }).trim();
+    const cli = await measure(
+      `(d) ringfence sandbox exec -- true (${built ? 'built' : 'tsx'}, node ${version})`,
+      Math.min(N, 20),
+      () => run(nodeBin, [cliJs, 'sandbox', 'exec', '--', 'true'], root),
     );
-    cli.note = `${(cli.medianMs / s.medianMs).toFixed(2)}x srt (target < 0.33x)`;
-    rows.push(s);
-  } else {
-    rows.push({
-      name: '(e) sandbox-runtime: srt true',
-      n: 0,
-      medianMs: Number.NaN,
-      p90Ms: Number.NaN,
-      note: 'not installed (npm i -D @anthropic-ai/sandbox-runtime, or set SRT_BIN)',
-    });
+    rows.push(cli);
+    if (existsSync(srt)) {
+      const srtJs = realpathSync(srt);
+      const s = await measure(
+        `(e) sandbox-runtime: srt true (node ${version})`,
+        Math.min(N, 20),
+        () => run(nodeBin, [srtJs, 'true'], root),
+      );
+      cli.note = `${(cli.medianMs / s.medianMs).toFixed(2)}x srt (target < 0.33x)`;
+      rows.push(s);
+    } else {
+      rows.push({
+        name: '(e) sandbox-runtime: srt true',
+        n: 0,
+        medianMs: Number.NaN,
+        p90Ms: Number.NaN,
+        note: 'not installed (npm i -D @anthropic-ai/sandbox-runtime, or set SRT_BIN)',
+      });
+    }
   }
 
   const idleRss = sandboxRssKb((warm as unknown as { initPid: number }).initPid);

@@ -3,6 +3,10 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
+import module from 'node:module';
+
+// Node 22+: cache compiled modules on disk, which roughly halves CLI start-up (absent on Node 20).
+module.enableCompileCache?.();
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const built = join(root, 'dist', 'cli', 'main.js');

@@ -67,7 +67,7 @@ export function registerDemoCommand(program: Command): void {
     .command('demo')
     .description('run a few commands in a sandbox and show what is allowed and denied')
     .action(async () => {
-      const driver = await createDriver('bubblewrap');
+      const driver = await createDriver('bubblewrap', { expect: 'one' });
       const dir = await mkdtemp(join(tmpdir(), 'ringfence-demo-'));
       await writeFile(join(dir, 'math.js'), 'exports.add = (a, b) => a + b;\n');
       await writeFile(join(dir, 'test.js'), SAMPLE_TEST);

@@ -9,13 +9,13 @@ import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
 import { loadTier } from '../config/load-config.js';
-import type { ModelRoute } from '../config/config-schema.js';
 import { permissionModeSchema, type Policy } from '../policy/policy-schema.js';
 import { validatePolicy } from '../policy/load-policy.js';
 import { createDriver } from '../sandbox/create-driver.js';
 import { provisionSandbox } from '../sandbox/provision.js';
 import { openSessionEgress } from '../egress/session-egress.js';
 import { RoutingGateway } from '../models/gateway/routing-gateway.js';
+import { chooseRoutes } from '../models/choose-routes.js';
 import { openAuditLog } from '../audit/open-audit.js';
 import { createSessionStore } from '../sessions/create-session-store.js';
 import { resolveSecrets } from '../secrets/resolve-secrets.js';
@@ -47,37 +47,6 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 
 function bad(path: string, message: string): never {
   throw new ConfigError('invalid options', [{ path, message }]);
-}
-
-/** The tier's routes with --provider/--model applied; dev without a key falls back to scripted. */
-export function chooseRoutes(
-  tierRoutes: ModelRoute | ModelRoute[],
-  tierName: string,
-  flags: Pick<RunFlags, 'provider' | 'model' | 'script'>,
-  env: NodeJS.ProcessEnv = process.env,
-): ModelRoute[] {
-  let routes = Array.isArray(tierRoutes) ? tierRoutes : [tierRoutes];
-  if (flags.provider !== undefined || flags.model !== undefined) {
-    const first = routes[0];
-    const provider = flags.provider ?? first?.provider ?? 'scripted';
-    if (!['anthropic', 'bedrock', 'vertex', 'scripted'].includes(provider))
-      bad('--provider', `unknown provider "${provider}"`);
-    routes = [
-      {
-        provider: provider as ModelRoute['provider'],
-        model: flags.model ?? first?.model ?? 'scripted-demo',
-      },
-    ];
-  }
-  const noKey = !env['ANTHROPIC_API_KEY'] && !env['ANTHROPIC_AUTH_TOKEN'];
-  if (tierName === 'dev' && noKey && routes.every((r) => r.provider === 'anthropic')) {
-    routes = [{ provider: 'scripted', model: 'scripted-demo' }];
-  }
-  if (flags.script !== undefined)
-    routes = routes.map((r) =>
-      r.provider === 'scripted' ? { ...r, script: resolve(flags.script!) } : r,
-    );
-  return routes;
 }
 
 function applyToolFlags(policy: Policy, flags: RunFlags): Policy {
@@ -159,7 +128,7 @@ async function runCommand(prompt: string, flags: RunFlags, cmd: Command): Promis
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const driver = await createDriver(tier.sandbox.driver);
+  const driver = await createDriver(tier.sandbox.driver, { expect: 'one' });
   const gateway = new RoutingGateway({ routes, config: tier.gateway });
   const { log: audit } = openAuditLog({ dataDir: tier.dataDir });
   const store = await createSessionStore({ backend: 'sqlite', dataDir: tier.dataDir });

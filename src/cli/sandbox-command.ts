@@ -64,7 +64,7 @@ export function registerSandboxCommand(program: Command): void {
         flags.policy ? loadPolicyFile(flags.policy) : tier.policy,
         flags,
       );
-      const driver = await createDriver(flags.driver ?? tier.sandbox.driver);
+      const driver = await createDriver(flags.driver ?? tier.sandbox.driver, { expect: 'one' });
       const scratch = flags.workspace ? undefined : await mkdtemp(join(tmpdir(), 'ringfence-ws-'));
       const workspace = flags.workspace ? resolve(flags.workspace) : scratch!;
       const abort = new AbortController();
