@@ -92,7 +92,10 @@ export function registerRunCommand(program: Command): void {
     .option('--disallow-tool <rule>', 'deny a tool rule (repeatable)', collect, [])
     .option('--max-turns <n>', 'stop after this many model turns (default 50)')
     .option('--max-budget-usd <usd>', 'stop when the session has spent this much')
-    .option('--role <name>', 'role: reviewer, developer, tester')
+    .option(
+      '--role <name>',
+      'role: reviewer, developer, tester, or one defined in the policy (tools.roles)',
+    )
     .option('--json', 'print one JSON event per line')
     .action(async (prompt: string, flags: RunFlags, cmd: Command) => {
       process.exitCode = await runCommand(prompt, flags, cmd);
@@ -107,7 +110,7 @@ async function runCommand(prompt: string, flags: RunFlags, cmd: Command): Promis
     bad('--max-turns', 'must be a positive integer');
   const budget = flags.maxBudgetUsd === undefined ? undefined : Number(flags.maxBudgetUsd);
   if (budget !== undefined && !(budget > 0)) bad('--max-budget-usd', 'must be a positive number');
-  const role = flags.role === undefined ? undefined : roleByName(flags.role);
+  const role = flags.role === undefined ? undefined : roleByName(flags.role, policy);
   const routes = chooseRoutes(tier.model, tier.name, flags);
   const secrets = (await resolveSecrets(policy.secrets)).map((s) => ({
     name: s.name,

@@ -167,6 +167,20 @@ export const commandHookSchema = z
   })
   .strict();
 
+export const roleSchema = z
+  .object({
+    tools: z
+      .array(toolRule)
+      .min(1)
+      .describe(
+        'Tool rules the role may use (`Read`, `Bash(npm test:*)`, `mcp__docs__*`); any other call is denied. Empty is rejected.',
+      ),
+    mode: permissionModeSchema
+      .optional()
+      .describe("The role's permission mode. Absent: the session's mode (tools.mode or --mode)."),
+  })
+  .strict();
+
 export const toolsPolicySchema = z
   .object({
     mode: permissionModeSchema
@@ -202,6 +216,12 @@ export const toolsPolicySchema = z
       .optional()
       .describe(
         'Command hooks run INSIDE the sandbox with the event as JSON on stdin. Absent or empty: none.',
+      ),
+    roles: z
+      .record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'role names are [A-Za-z0-9_-]'), roleSchema)
+      .optional()
+      .describe(
+        'Named roles for --role, beside the built-in reviewer, developer and tester (a role defined here replaces a built-in of the same name). Absent or empty: built-ins only.',
       ),
   })
   .strict();
@@ -252,6 +272,7 @@ export type SecretBinding = z.infer<typeof secretBindingSchema>;
 export type PermissionMode = z.infer<typeof permissionModeSchema>;
 export type McpServerConfig = z.infer<typeof mcpServerSchema>;
 export type CommandHook = z.infer<typeof commandHookSchema>;
+export type RoleConfig = z.infer<typeof roleSchema>;
 
 /** The policy with every default applied: no egress, default limits, ask for tools. */
 export function defaultPolicy(): Policy {

@@ -1,5 +1,6 @@
 // Test harness for the agent runtime: a real bubblewrap sandbox on a temp workspace, a scripted
 // Messages-API server on loopback (every request captured), and audit + transcript in a temp dir.
+import { randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,9 @@ import {
   type ScriptedRequestInfo,
 } from '../../src/models/scripted/scripted-server.js';
 import { policySchema, type PolicyInput } from '../../src/policy/policy-schema.js';
+import { openSessionEgress, type SessionEgress } from '../../src/egress/session-egress.js';
 import { createDriver } from '../../src/sandbox/create-driver.js';
+import { provisionSandbox } from '../../src/sandbox/provision.js';
 import type { Sandbox, SandboxDriver } from '../../src/sandbox/driver.js';
 import { createSessionStore } from '../../src/sessions/create-session-store.js';
 import type { SessionStore } from '../../src/sessions/session-store.js';
@@ -33,6 +36,8 @@ export function say(text: string): unknown {
 }
 
 export interface Harness {
+  /** The session id `run` uses when the harness provisions egress (egress records carry it). */
+  sessionId: string;
   workspace: string;
   dataDir: string;
   sandbox: Sandbox;
@@ -60,6 +65,12 @@ export interface HarnessOptions {
   /** Use the JSONL audit sink (easy to tamper with). */
   jsonlAudit?: boolean;
   model?: string;
+  /**
+   * Provision the sandbox with the session's own egress proxy exactly as `ringfence run` does
+   * (openSessionEgress + provisionSandbox, decisions appended to the session's audit log as
+   * 'egress'). Needs root; the harness then runs one session, with `sessionId`.
+   */
+  egress?: boolean;
 }
 
 let driver: SandboxDriver | undefined;
@@ -71,7 +82,28 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   if (opts.sample !== false) cpSync(SAMPLE, workspace, { recursive: true });
   const policy = policySchema.parse(opts.policy ?? {});
   driver ??= await createDriver('bubblewrap');
-  const sandbox = await driver.create({ workspace, policy });
+  const sessionId = randomUUID();
+  const {
+    log: audit,
+    store: auditStore,
+    publicKeyPem,
+  } = openAuditLog({
+    dataDir,
+    ...(opts.jsonlAudit === true ? { jsonlDir: join(dataDir, 'audit') } : {}),
+  });
+  let egress: SessionEgress | undefined;
+  if (opts.egress === true) {
+    egress = await openSessionEgress(policy, dataDir, (ev) => {
+      void audit
+        .append(sessionId, 'egress', JSON.parse(JSON.stringify(ev)) as Record<string, never>)
+        .catch(() => undefined);
+    });
+  }
+  const sandbox = await provisionSandbox(driver, {
+    workspace,
+    policy,
+    ...(egress ? { sessionId, egress: egress.wiring } : {}),
+  });
   const requests: ScriptedRequestInfo[] = [];
   const server = new ScriptedServer({
     script: parseScript({ turns: opts.turns }),
@@ -84,16 +116,9 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     credentials: { anthropic: { apiKey: 'placeholder-not-a-secret' } },
     config: { retry: { maxAttempts: 1 }, ...(opts.gatewayConfig ?? {}) },
   });
-  const {
-    log: audit,
-    store: auditStore,
-    publicKeyPem,
-  } = openAuditLog({
-    dataDir,
-    ...(opts.jsonlAudit === true ? { jsonlDir: join(dataDir, 'audit') } : {}),
-  });
   const store = await createSessionStore({ backend: 'sqlite', dataDir });
   return {
+    sessionId,
     workspace,
     dataDir,
     sandbox,
@@ -113,6 +138,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
         audit,
         store,
         unattended: true,
+        ...(egress ? { sessionId } : {}),
         ...extra,
       });
       const events: AgentEvent[] = [];
@@ -126,6 +152,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     },
     async close() {
       await sandbox.destroy();
+      await egress?.close();
       await gateway.close();
       await server.close();
       await audit.close();

@@ -28,6 +28,12 @@ export const SUBNET_D: Subnet = {
   upstreamIp: '203.0.113.226',
   prefix: 28,
 };
+/** test/agent/web-fetch.test.ts (WebFetch through a session's egress proxy). */
+export const SUBNET_AGENT: Subnet = {
+  hostIp: '203.0.113.129',
+  upstreamIp: '203.0.113.130',
+  prefix: 28,
+};
 /** bench/egress.bench.ts, so the bench can run while the tests do. */
 export const SUBNET_BENCH: Subnet = {
   hostIp: '203.0.113.209',

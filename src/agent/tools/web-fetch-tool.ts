@@ -1,12 +1,32 @@
 // The WebFetch tool: curl INSIDE the sandbox, so the request leaves only through the session's
 // egress proxy env (the sandbox has no other route); a denied fetch is a tool error. HTML → text.
 import { z } from 'zod';
+import { DENY_REASONS, type DenyReason } from '../../egress/reasons.js';
 import { htmlToText, looksLikeHtml } from './html-to-text.js';
 import { toolError, type AgentTool, type ToolContext, type ToolOutcome } from './agent-tool.js';
 
 /** Largest body fetched: 5 MiB. */
 export const FETCH_MAX_BYTES = 5 * 1024 * 1024;
 const META_MARK = '\n__RINGFENCE_FETCH_META__';
+
+/** The curl error line(s), plus the egress proxy's reason when it refused the request. */
+function fetchFailure(exitCode: number, stderr: string): string {
+  const lines = stderr.split(/\r?\n/);
+  const curlError = lines.filter((l) => /^curl: \(\d+\)/.test(l)).join('; ');
+  const code = lines
+    .map((l) => /^x-proxy-error:\s*([a-z_]+)\s*$/i.exec(l)?.[1])
+    .filter((c): c is string => c !== undefined)
+    .at(-1);
+  const text =
+    code !== undefined && Object.hasOwn(DENY_REASONS, code)
+      ? DENY_REASONS[code as DenyReason][1]
+      : undefined;
+  const reason =
+    code === undefined
+      ? ''
+      : ` (blocked by ringfence egress policy: ${text === undefined ? code : `${text} [${code}]`})`;
+  return `Fetch failed (curl exit ${exitCode}): ${curlError || 'no route to the host'}${reason}`;
+}
 
 export const webFetchInputSchema = z
   .object({
@@ -49,6 +69,10 @@ export class WebFetchTool implements AgentTool<typeof webFetchInputSchema> {
         String(timeoutSec),
         '--max-filesize',
         String(FETCH_MAX_BYTES),
+        // Response headers (the proxy's CONNECT answer included) go to stderr: the reason of a
+        // refused HTTPS tunnel is only in its X-Proxy-Error header.
+        '-D',
+        '/dev/stderr',
         '-w',
         `${META_MARK}%{http_code} %{content_type}`,
         '--',
@@ -62,15 +86,12 @@ export class WebFetchTool implements AgentTool<typeof webFetchInputSchema> {
     );
     const at = r.stdout.lastIndexOf(META_MARK);
     const body = at >= 0 ? r.stdout.slice(0, at) : r.stdout;
-    const [status = '000', contentType = ''] = (
-      at >= 0 ? r.stdout.slice(at + META_MARK.length) : ''
-    ).split(' ');
-    if (r.exitCode !== 0) {
-      return toolError(
-        `Fetch failed (curl exit ${r.exitCode}): ${r.stderr.trim() || 'no route to the host'}`,
-        r.exitCode,
-      );
-    }
+    // "%{http_code} %{content_type}": the content type itself may hold spaces ("; charset=").
+    const meta = at >= 0 ? r.stdout.slice(at + META_MARK.length) : '';
+    const sp = meta.indexOf(' ');
+    const status = (sp < 0 ? meta : meta.slice(0, sp)) || '000';
+    const contentType = sp < 0 ? '' : meta.slice(sp + 1).trim();
+    if (r.exitCode !== 0) return toolError(fetchFailure(r.exitCode, r.stderr), r.exitCode);
     const code = Number(status);
     const text = looksLikeHtml(contentType, body) ? htmlToText(body) : body;
     const header = `URL: ${input.url}\nStatus: ${status}${contentType ? `\nContent-Type: ${contentType}` : ''}${
