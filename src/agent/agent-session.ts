@@ -82,6 +82,9 @@ export class AgentSession {
 
   /** Persists (redacted) then hands the event to the consumer, in order. */
   #emit(event: AgentEvent): Promise<void> {
+    // Tool outcomes feed the gateway's per-route metrics (the canary's tool-error rate).
+    if (event.type === 'tool_result')
+      this.#o.gateway.recordToolOutcome?.(this.sessionId, event.is_error);
     const clean = redactDeep(event, this.#redactor);
     if (clean.type === 'text_delta') {
       this.#channel.push(clean);

@@ -62,6 +62,8 @@ export interface GatewayResult {
 export interface ModelGateway {
   createMessage(params: MessageParams, ctx: GatewayCallContext): Promise<GatewayResult>;
   streamMessage(params: MessageParams, ctx: StreamCallContext): Promise<GatewayResult>;
+  /** A tool call of `sessionId` ended; feeds per-route tool-error rates (canary). Optional. */
+  recordToolOutcome?(sessionId: string, isError: boolean): void;
   /** Gateway-wide events (breaker changes from every session); returns an unsubscribe function. */
   subscribe(listener: (e: GatewayEvent) => void): () => void;
   /** Idempotent; stops scripted servers and flushes canary state. */

@@ -71,6 +71,8 @@ export interface HarnessOptions {
    * 'egress'). Needs root; the harness then runs one session, with `sessionId`.
    */
   egress?: boolean;
+  /** Configure a canary arm (same scripted server, another model name) persisting state here. */
+  canaryStateDir?: string;
 }
 
 let driver: SandboxDriver | undefined;
@@ -114,7 +116,19 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const gateway = new RoutingGateway({
     routes: { provider: 'anthropic', model, baseUrl: url },
     credentials: { anthropic: { apiKey: 'placeholder-not-a-secret' } },
-    config: { retry: { maxAttempts: 1 }, ...(opts.gatewayConfig ?? {}) },
+    config: {
+      retry: { maxAttempts: 1 },
+      ...(opts.canaryStateDir
+        ? {
+            canary: {
+              route: { provider: 'anthropic' as const, model: `${model}-canary`, baseUrl: url },
+              minSample: 1_000,
+              stateDir: opts.canaryStateDir,
+            },
+          }
+        : {}),
+      ...(opts.gatewayConfig ?? {}),
+    },
   });
   const store = await createSessionStore({ backend: 'sqlite', dataDir });
   return {

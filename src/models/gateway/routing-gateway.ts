@@ -69,6 +69,10 @@ export class RoutingGateway implements ModelGateway {
       : undefined;
   }
 
+  recordToolOutcome(sessionId: string, isError: boolean): void {
+    this.#canary?.recordToolResult(sessionId, isError);
+  }
+
   /** The canary router, when a canary is configured (for status and tool-error metrics). */
   get canary(): CanaryRouter | undefined {
     return this.#canary;
