@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { loadConfig, resolveTier } from '../config/load-config.js';
 import { ConfigError } from '../errors.js';
+import type { RateLimitConfig } from '../server/rate-limits.js';
 import { RingfenceService } from '../service/ringfence-service.js';
 import type { StorageLogger } from '../storage/storage-logger.js';
 import { globalOptions } from './config-command.js';
@@ -17,6 +18,61 @@ interface ServeFlags {
   visibilityMs?: string;
   verbose?: boolean;
   demo?: boolean;
+  tenantCap?: string[];
+  defaultTenantCap?: string;
+  maxConcurrentSessions?: string;
+  sessionsPerMin?: string;
+  requestsPerSec?: string;
+  requestBurst?: string;
+}
+
+/** The per-tenant limits of `serve` / `worker` flags (absent flags keep the defaults). */
+export interface ServiceLimits {
+  limits: Partial<RateLimitConfig>;
+  tenantCaps?: Record<string, number>;
+  defaultTenantCap?: number;
+}
+
+const TENANT_CAP = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})=(\d+)$/;
+
+/**
+ * Parses the limit flags; throws ConfigError naming the flag.
+ * @example serviceLimitsFromFlags({ tenantCap: ['acme=4'], sessionsPerMin: '30' })
+ */
+export function serviceLimitsFromFlags(
+  flags: Pick<
+    ServeFlags,
+    | 'tenantCap'
+    | 'defaultTenantCap'
+    | 'maxConcurrentSessions'
+    | 'sessionsPerMin'
+    | 'requestsPerSec'
+    | 'requestBurst'
+  >,
+): ServiceLimits {
+  const limits: Partial<RateLimitConfig> = {};
+  const set = (key: keyof RateLimitConfig, flag: string, raw: string | undefined): void => {
+    const n = intFlag(flag, raw, 1);
+    if (n !== undefined) limits[key] = n;
+  };
+  set('maxConcurrentSessions', '--max-concurrent-sessions', flags.maxConcurrentSessions);
+  set('sessionsPerMin', '--sessions-per-min', flags.sessionsPerMin);
+  set('requestsPerSec', '--requests-per-sec', flags.requestsPerSec);
+  set('requestBurst', '--request-burst', flags.requestBurst);
+  const out: ServiceLimits = { limits };
+  for (const raw of flags.tenantCap ?? []) {
+    const m = TENANT_CAP.exec(raw);
+    const n = Number(m?.[2]);
+    if (m?.[1] === undefined || !Number.isSafeInteger(n) || n < 1) {
+      throw new ConfigError('invalid options', [
+        { path: '--tenant-cap', message: `"${raw}" must be TENANT=N with N >= 1` },
+      ]);
+    }
+    out.tenantCaps = { ...out.tenantCaps, [m[1]]: n };
+  }
+  const def = intFlag('--default-tenant-cap', flags.defaultTenantCap, 1);
+  if (def !== undefined) out.defaultTenantCap = def;
+  return out;
 }
 
 function intFlag(name: string, raw: string | undefined, min: number): number | undefined {
@@ -61,6 +117,16 @@ function addOptions(cmd: Command, api: boolean): Command {
     )
     .option('--drain-ms <ms>', 'SIGTERM: how long running turns may finish (default 30000)')
     .option('--visibility-ms <ms>', 'lease lifetime without a heartbeat (default 30000)')
+    .option(
+      '--tenant-cap <tenant=n>',
+      'sessions of TENANT run at once by the workers (repeatable)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option('--default-tenant-cap <n>', 'the same for tenants without --tenant-cap (default: none)')
+    .option('--max-concurrent-sessions <n>', 'API: queued+running sessions per tenant (default 20)')
+    .option('--sessions-per-min <n>', 'API: new sessions per tenant per minute (default 60)')
+    .option('--requests-per-sec <n>', 'API: sustained requests/s per tenant (default 50)')
+    .option('--request-burst <n>', 'API: request burst per tenant (default 100)')
     .option('--verbose', 'debug logs on stderr')
     .option('--demo', 'after start, run one demo session over the HTTP API and print it');
 }
@@ -72,6 +138,7 @@ async function serve(flags: ServeFlags, cmd: Command, api: boolean): Promise<voi
   const dataDir = flags.dataDir ?? home.dataDir;
   const resolve = (name: string) => ({ ...resolveTier(config, name, path), dataDir });
   const visibilityMs = intFlag('--visibility-ms', flags.visibilityMs, 1000);
+  const limits = serviceLimitsFromFlags(flags);
   const service = new RingfenceService({
     dataDir,
     resolveTier: resolve,
@@ -82,6 +149,9 @@ async function serve(flags: ServeFlags, cmd: Command, api: boolean): Promise<voi
     port: intFlag('--port', flags.port, 0) ?? 8080,
     host: flags.host ?? '127.0.0.1',
     logger: stderrLogger(flags.verbose === true),
+    limits: limits.limits,
+    ...(limits.tenantCaps === undefined ? {} : { tenantCaps: limits.tenantCaps }),
+    ...(limits.defaultTenantCap === undefined ? {} : { defaultTenantCap: limits.defaultTenantCap }),
     ...(visibilityMs === undefined
       ? {}
       : { visibilityMs, heartbeatIntervalMs: Math.max(200, Math.floor(visibilityMs / 3)) }),

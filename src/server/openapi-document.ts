@@ -53,8 +53,12 @@ export const OPENAPI_DOCUMENT = Object.freeze({
                 required: ['type', 'url'],
                 properties: {
                   type: { const: 'git' },
-                  url: { type: 'string' },
-                  ref: { type: 'string' },
+                  url: { type: 'string', pattern: '^https?://', maxLength: 2000 },
+                  ref: {
+                    type: 'string',
+                    pattern: '^[A-Za-z0-9_][A-Za-z0-9_./-]*$',
+                    maxLength: 200,
+                  },
                 },
               },
             ],

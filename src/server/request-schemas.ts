@@ -26,8 +26,23 @@ export const workspaceSchema = z
     z
       .object({
         type: z.literal('git'),
-        url: z.string().url(),
-        ref: z.string().min(1).max(200).optional(),
+        url: z
+          .string()
+          .url()
+          .max(2000)
+          .refine((u) => /^https?:\/\//i.test(u), 'must be an http:// or https:// URL')
+          .refine(
+            (u) => !/^https?:\/\/[^/]*@/i.test(u),
+            'must not carry credentials (bind a secret to the host in the policy instead)',
+          )
+          .describe('cloned inside the sandbox through the egress proxy: the host must be allowed'),
+        ref: z
+          .string()
+          .min(1)
+          .max(200)
+          .regex(/^[A-Za-z0-9_][A-Za-z0-9_./-]*$/, 'must be a branch, tag or commit name')
+          .optional()
+          .describe('branch, tag or commit to check out; absent: the default branch'),
       })
       .describe('a git URL cloned through the egress policy'),
   ])

@@ -13,6 +13,8 @@ import {
 } from '../server/rate-limits.js';
 import { ServiceMetrics } from '../server/service-metrics.js';
 import { SessionControl } from '../server/session-control.js';
+import { SloMonitor, type MonitoredTier } from '../monitoring/slo-monitor.js';
+import { SqliteAlertStore } from '../monitoring/sqlite/sqlite-alert-store.js';
 import { Reaper } from '../sandbox/reaper.js';
 import { silentLogger, type StorageLogger } from '../storage/storage-logger.js';
 import { AgentSessionRunner } from '../worker/agent-session-runner.js';
@@ -40,6 +42,12 @@ export interface RingfenceServiceOptions {
   /** In-process workers, one session each at a time. Default 2; 0: API only. */
   workers?: number;
   limits?: Partial<RateLimitConfig>;
+  /** Per-tenant caps on sessions run at once by the workers (fair share). Absent: none. */
+  tenantCaps?: Readonly<Record<string, number>>;
+  /** Cap of tenants not in `tenantCaps`. Absent: only the worker count bounds a tenant. */
+  defaultTenantCap?: number;
+  /** SLO monitoring of tiers with a `monitoring` config: env of webhook secrets, retry base. */
+  monitoring?: { env?: NodeJS.ProcessEnv; webhookBaseDelayMs?: number };
   retentionMs?: number;
   /** Lease timings (tests shorten them). */
   visibilityMs?: number;
@@ -63,6 +71,7 @@ export class RingfenceService {
   #audit: ReturnType<typeof openAuditLog>;
   #retention: RetentionJob;
   #reaper: Reaper | undefined;
+  #monitor: SloMonitor | undefined;
   #url: string | undefined;
   #closing: Promise<void> | undefined;
 
@@ -88,10 +97,45 @@ export class RingfenceService {
     return this.#app;
   }
 
+  /** The SLO monitor once started; undefined when no tier configures `monitoring`. */
+  get monitor(): SloMonitor | undefined {
+    return this.#monitor;
+  }
+
+  /** Tiers whose config has `monitoring` (a tier that does not resolve is skipped). */
+  #monitoredTiers(): MonitoredTier[] {
+    const out: MonitoredTier[] = [];
+    for (const name of this.#o.tiers ?? [this.#o.defaultTier]) {
+      let tier: ResolvedTier;
+      try {
+        tier = this.#o.resolveTier(name);
+      } catch {
+        continue;
+      }
+      if (tier.monitoring !== undefined) out.push({ tier: name, config: tier.monitoring });
+    }
+    return out;
+  }
+
   /** Starts workers, retention, the reaper and the API (listening). */
   async start(): Promise<void> {
     const o = this.#o;
     const log = o.logger ?? silentLogger;
+    const monitored = this.#monitoredTiers();
+    if (monitored.length > 0) {
+      // Throws (ConfigError) before anything starts when a webhook secret is missing.
+      this.#monitor = new SloMonitor({
+        tiers: monitored,
+        store: new SqliteAlertStore({ db: this.stores.db }),
+        logger: log,
+        ...(o.monitoring?.env === undefined ? {} : { env: o.monitoring.env }),
+        ...(o.monitoring?.webhookBaseDelayMs === undefined
+          ? {}
+          : { webhookBaseDelayMs: o.monitoring.webhookBaseDelayMs }),
+      });
+      this.#monitor.start();
+    }
+    const monitor = this.#monitor;
     if (o.reaper !== false) {
       this.#reaper = new Reaper({ logger: log });
       await this.#reaper.start().catch((err: unknown) => log.warn({ err }, 'reaper failed'));
@@ -103,7 +147,10 @@ export class RingfenceService {
       audit: this.#audit.log,
       logger: log,
       ...(o.approvalTimeoutMs === undefined ? {} : { approvalTimeoutMs: o.approvalTimeoutMs }),
-      ...(o.onEvent === undefined ? {} : { onEvent: o.onEvent }),
+      onEvent: (sessionId, event, session) => {
+        o.onEvent?.(sessionId, event);
+        monitor?.observe(session.tier, sessionId, event);
+      },
     });
     for (let i = 0; i < (o.workers ?? 2); i++) {
       const w = new SessionWorker({
@@ -114,6 +161,11 @@ export class RingfenceService {
         metrics: this.metrics,
         concurrency: 1,
         logger: log,
+        ...(monitor === undefined
+          ? {}
+          : { onSessionEnd: (s, status) => monitor.recordSession(s.tier, status) }),
+        ...(o.tenantCaps === undefined ? {} : { tenantCaps: o.tenantCaps }),
+        ...(o.defaultTenantCap === undefined ? {} : { defaultTenantCap: o.defaultTenantCap }),
         ...(o.visibilityMs === undefined ? {} : { visibilityMs: o.visibilityMs }),
         ...(o.heartbeatIntervalMs === undefined
           ? {}
@@ -148,6 +200,7 @@ export class RingfenceService {
         }
         return { ok: store && driver.ok, checks: { store: { ok: store }, driver } };
       },
+      ...(monitor === undefined ? {} : { alerts: monitor }),
       sseHeartbeatMs: 15_000,
       ssePollMs: 250,
     };
@@ -165,6 +218,7 @@ export class RingfenceService {
       const steps: Promise<unknown>[] = [
         this.#app === undefined ? Promise.resolve() : this.#app.close().then(() => undefined),
         this.#retention.close(),
+        this.#monitor?.close() ?? Promise.resolve(),
         this.#runtimes.close(),
         this.#audit.log.close(),
       ];

@@ -3,11 +3,11 @@
 import type { ResolvedTier } from '../config/load-config.js';
 import type { ModelRoute } from '../config/config-schema.js';
 import { RingfenceError } from '../errors.js';
+import { chooseRoutes } from '../models/choose-routes.js';
 import { RoutingGateway } from '../models/gateway/routing-gateway.js';
 import type { ModelGateway } from '../models/model-gateway.js';
 import { createDriver } from '../sandbox/create-driver.js';
 import type { SandboxDriver } from '../sandbox/driver.js';
-import { chooseRoutes } from '../cli/run-command.js';
 
 export interface TierRuntime {
   tier: ResolvedTier;

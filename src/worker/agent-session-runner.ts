@@ -8,15 +8,22 @@ import { roleByName } from '../agent/roles.js';
 import { runAgent } from '../agent/run-agent.js';
 import { DEFAULT_MAX_TURNS } from '../agent/run-options.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { DecisionEvent } from '../egress/events.js';
 import { openSessionEgress } from '../egress/session-egress.js';
-import { RingfenceError } from '../errors.js';
+import { EgressDeniedError, RingfenceError } from '../errors.js';
 import { policySchema, type Policy, type PermissionMode } from '../policy/policy-schema.js';
 import { provisionSandbox } from '../sandbox/provision.js';
-import type { SessionStore, SessionUsage } from '../sessions/session-store.js';
+import type {
+  SessionRecord,
+  SessionStatus,
+  SessionStore,
+  SessionUsage,
+} from '../sessions/session-store.js';
 import { tarWorkspace, untarWorkspace } from '../sessions/workspace-tar.js';
 import type { TierRuntimeSource } from '../service/tier-runtimes.js';
 import { silentLogger, type StorageLogger } from '../storage/storage-logger.js';
 import type { SessionRunContext, SessionRunner, SessionRunResult } from './session-runner.js';
+import { cloneGitWorkspace, isGitWorkspace } from './git-workspace.js';
 import { rebuildHistory } from './transcript-history.js';
 import { MODE_FROM_TIER } from '../server/request-schemas.js';
 
@@ -31,8 +38,8 @@ export interface AgentSessionRunnerOptions {
   workRoot?: string;
   /** How long an approval waits for POST /approvals. Default: the agent's 5 minutes. */
   approvalTimeoutMs?: number;
-  /** Sees every event of every run (metrics, tests). */
-  onEvent?: (sessionId: string, event: AgentEvent) => void;
+  /** Sees every event of every run (metrics, SLO monitoring, tests). */
+  onEvent?: (sessionId: string, event: AgentEvent, session: SessionRecord) => void;
   logger?: StorageLogger;
 }
 
@@ -42,6 +49,7 @@ interface SessionOptions {
   disallowedTools?: string[];
   maxTurns?: number;
   maxBudgetUsd?: number;
+  workspace?: unknown;
 }
 
 function sessionPolicy(base: Policy, opts: SessionOptions, mode: string): Policy {
@@ -97,7 +105,7 @@ export class AgentSessionRunner implements SessionRunner {
         opts,
         session.mode,
       );
-      role = session.role === 'default' ? undefined : roleByName(session.role);
+      role = session.role === 'default' ? undefined : roleByName(session.role, policy);
     } catch (err) {
       // A session that can never run (unknown tier/role, bad options) fails without retries.
       return {
@@ -128,7 +136,9 @@ export class AgentSessionRunner implements SessionRunner {
     const { session } = ctx;
     const opts = session.options as SessionOptions;
     const audit = this.#o.audit;
+    const denials: DecisionEvent[] = [];
     const egress = await openSessionEgress(policy, this.#o.dataDir, (ev) => {
+      if (!ev.allowed) denials.push(ev);
       void audit
         ?.append(session.id, 'egress', JSON.parse(JSON.stringify(ev)) as Record<string, never>)
         .catch(() => undefined);
@@ -149,6 +159,13 @@ export class AgentSessionRunner implements SessionRunner {
     const doneInTask = Math.max(0, history.turns - history.turnsBeforeTask);
     let result: ResultEvent | undefined;
     try {
+      // A git workspace is cloned inside the sandbox before the first turn (later tasks and
+      // resumed runs restore the snapshot instead).
+      if (ctx.resume.snapshot === undefined && isGitWorkspace(opts.workspace)) {
+        const failed = await this.#cloneWorkspace(ctx, sandbox, opts.workspace, egress, denials);
+        if (failed !== undefined) return failed;
+        await ctx.completeTurn(0, await tarWorkspace(workspace));
+      }
       const run = runAgent({
         prompt: ctx.prompt,
         sandbox,
@@ -185,13 +202,22 @@ export class AgentSessionRunner implements SessionRunner {
         respond: (requestId, answer) => run.respond(requestId, answer),
         abort: () => run.abort(),
       });
+      // The session is waiting_approval while any approval request of this run is open.
+      const open = new Set<string>();
       try {
         for await (const e of run) {
-          this.#o.onEvent?.(session.id, e);
+          this.#o.onEvent?.(session.id, e, session);
+          if (e.type === 'approval_request') {
+            open.add(e.request_id);
+            if (open.size === 1) await this.#setStatus(ctx, 'waiting_approval');
+          } else if (e.type === 'approval_resolved' && open.delete(e.request_id)) {
+            if (open.size === 0) await this.#setStatus(ctx, 'running');
+          }
           if (e.type === 'result') result = e;
         }
       } finally {
         off();
+        if (open.size > 0) await this.#setStatus(ctx, 'running');
       }
     } finally {
       await sandbox.destroy().catch((err: unknown) => {
@@ -219,5 +245,47 @@ export class AgentSessionRunner implements SessionRunner {
         result.total_cost_usd,
       ),
     };
+  }
+
+  /** Fenced status change of the running session; a refused change is logged, not fatal. */
+  async #setStatus(ctx: SessionRunContext, status: SessionStatus): Promise<void> {
+    try {
+      await this.#o.store.updateStatus(ctx.session.id, status, { epoch: ctx.epoch });
+    } catch (err) {
+      this.#log.warn({ err, session: ctx.session.id, status }, 'runner: status change refused');
+    }
+  }
+
+  /** Clones the git workspace; a failure is the session's result (retrying will not help). */
+  async #cloneWorkspace(
+    ctx: SessionRunContext,
+    sandbox: Parameters<typeof cloneGitWorkspace>[0],
+    ws: Parameters<typeof cloneGitWorkspace>[1],
+    egress: unknown,
+    denials: readonly DecisionEvent[],
+  ): Promise<SessionRunResult | undefined> {
+    try {
+      if (egress === undefined) {
+        throw new EgressDeniedError(
+          'no_egress',
+          `workspace: git clone of ${ws.url} impossible: the tier's network policy allows no host`,
+        );
+      }
+      const { commit } = await cloneGitWorkspace(sandbox, ws, {
+        signal: ctx.signal,
+        denials: () => denials,
+      });
+      await ctx.emit({
+        type: 'workspace',
+        data: { event: 'git_clone', url: ws.url, ref: ws.ref ?? null, commit },
+      });
+      return undefined;
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      const message = err instanceof Error ? err.message : String(err);
+      const code = err instanceof RingfenceError ? err.code : 'internal';
+      await ctx.emit({ type: 'workspace', data: { event: 'git_clone_failed', error: message } });
+      return { status: 'failed', result: { error: message, code } };
+    }
   }
 }

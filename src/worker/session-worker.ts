@@ -213,7 +213,7 @@ export class SessionWorker {
       } finally {
         for (const off of unregisters) off();
       }
-      await this.#settle(lease, ctl.signal, result, failure);
+      await this.#settle(lease, ctl.signal, result, failure, fresh);
     } finally {
       clearInterval(heartbeat);
     }
@@ -225,6 +225,7 @@ export class SessionWorker {
     signal: AbortSignal,
     result: SessionRunResult | undefined,
     failure: unknown,
+    session: SessionRecord,
   ): Promise<void> {
     const { queue, store, metrics } = this.#o;
     const { task, epoch } = lease;
@@ -245,6 +246,7 @@ export class SessionWorker {
         .catch(() => undefined);
       await queue.complete(task.id, epoch).catch(() => undefined);
       metrics?.sessionsFinished.inc({ tenant: task.tenantId, outcome: 'cancelled' });
+      this.#ended(session, 'cancelled');
       return;
     }
     if (reason === 'drain') {
@@ -265,6 +267,7 @@ export class SessionWorker {
       });
       await queue.complete(task.id, epoch);
       metrics?.sessionsFinished.inc({ tenant: task.tenantId, outcome: result.status });
+      this.#ended(session, result.status);
       return;
     }
     const message = failure instanceof Error ? failure.message : String(failure);
@@ -279,6 +282,15 @@ export class SessionWorker {
       });
       await store.updateStatus(task.sessionId, 'failed', { result: { error: message } });
       metrics?.sessionsFinished.inc({ tenant: task.tenantId, outcome: 'failed' });
+      this.#ended(session, 'failed');
+    }
+  }
+
+  #ended(session: SessionRecord, status: 'succeeded' | 'failed' | 'cancelled'): void {
+    try {
+      this.#o.onSessionEnd?.(session, status);
+    } catch (err) {
+      this.#log.warn({ err, session: session.id }, 'worker: onSessionEnd failed');
     }
   }
 

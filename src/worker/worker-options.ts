@@ -2,7 +2,7 @@
 import type { TaskQueue } from '../queue/queue.js';
 import type { ServiceMetrics } from '../server/service-metrics.js';
 import type { SessionControl } from '../server/session-control.js';
-import type { SessionStore } from '../sessions/session-store.js';
+import type { SessionRecord, SessionStore } from '../sessions/session-store.js';
 import type { StorageLogger } from '../storage/storage-logger.js';
 import type { SessionRunner } from './session-runner.js';
 
@@ -30,5 +30,7 @@ export interface SessionWorkerOptions {
   /** Per-tenant caps on concurrently leased sessions. */
   tenantCaps?: Readonly<Record<string, number>>;
   defaultTenantCap?: number;
+  /** Called once per task that ended the session's run (SLO monitoring); must not throw. */
+  onSessionEnd?: (session: SessionRecord, status: 'succeeded' | 'failed' | 'cancelled') => void;
   logger?: StorageLogger;
 }

@@ -143,16 +143,27 @@ describe('sessions', () => {
     expect(body.error.message).toContain('maxTurns:');
   });
 
-  it('an unknown tier and a git workspace are refused with the field path', async () => {
+  it('an unknown tier and a bad git workspace are refused with the field path; a good one is queued', async () => {
     const t = await createSession(h.keys.aSubmit, { prompt: 'x', env: 'moon' });
     expect(t.statusCode).toBe(400);
     expect(t.json().error.details.issues[0].path).toBe('env');
-    const g = await createSession(h.keys.aSubmit, {
+    for (const [workspace, path] of [
+      [{ type: 'git', url: 'file:///etc/r.git' }, 'workspace.url'],
+      [{ type: 'git', url: 'https://user:pw@example.invalid/r.git' }, 'workspace.url'],
+      [
+        { type: 'git', url: 'https://example.invalid/r.git', ref: '--upload-pack=x' },
+        'workspace.ref',
+      ],
+    ] as const) {
+      const g = await createSession(h.keys.aSubmit, { prompt: 'x', workspace });
+      expect(g.statusCode, JSON.stringify(workspace)).toBe(400);
+      expect(g.json().error.details.issues[0].path).toBe(path);
+    }
+    const ok = await createSession(h.keys.aSubmit, {
       prompt: 'x',
-      workspace: { type: 'git', url: 'https://example.invalid/r.git' },
+      workspace: { type: 'git', url: 'https://example.invalid/r.git', ref: 'v1.2' },
     });
-    expect(g.statusCode).toBe(400);
-    expect(g.json().error.details.issues[0].path).toBe('workspace.type');
+    expect(ok.statusCode).toBe(202);
   });
 
   it('malformed JSON is a 400 invalid_request', async () => {

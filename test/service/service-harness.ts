@@ -8,6 +8,8 @@ import { stringify } from 'yaml';
 export interface ScriptTurn {
   content: Record<string, unknown>[];
   delayMs?: number;
+  /** The scripted model answers this turn with an HTTP error (see script-schema.ts). */
+  error?: { status: number; type?: string; message?: string };
 }
 
 /** Three tool calls (Write, Bash, Read) then a final answer; `delayOnTurn` slows one reply. */
@@ -44,7 +46,13 @@ export function threeToolScript(delayOnTurn?: { turn: number; ms: number }): Scr
 /** Writes ringfence.yaml (dev tier, scripted model with `turns`) into a fresh dir; returns paths. */
 export function writeServiceConfig(
   turns: ScriptTurn[],
-  options: { allow?: string[] } = {},
+  options: {
+    allow?: string[];
+    /** The policy's `network` section. Default: no egress. */
+    network?: Record<string, unknown>;
+    /** Extra fields of the dev tier (monitoring, gateway). */
+    tier?: Record<string, unknown>;
+  } = {},
 ): { dir: string; configPath: string; dataDir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'rf-svc-e2e-'));
   const scriptPath = join(dir, 'script.yaml');
@@ -55,7 +63,7 @@ export function writeServiceConfig(
     dataDir,
     policies: {
       default: {
-        network: { allow: [] },
+        network: options.network ?? { allow: [] },
         limits: { memoryMb: 512, pids: 128, execTimeoutSec: 30, sessionTimeoutSec: 120 },
         tools: { mode: 'default', allow: options.allow ?? ['Read', 'Write', 'Edit', 'Bash'] },
       },
@@ -67,6 +75,7 @@ export function writeServiceConfig(
         sandbox: { driver: 'bubblewrap' },
         policy: 'default',
         features: { mockTools: false, monitoring: false },
+        ...options.tier,
       },
     },
   };

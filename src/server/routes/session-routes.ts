@@ -58,13 +58,6 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: ApiContext): vo
         details: { issues: [{ path: 'env', message: `unknown tier ${tier}` }] },
       });
     }
-    if (body.workspace.type === 'git') {
-      throw new RingfenceError(
-        'invalid_request',
-        'workspace.type: git workspaces are not supported by this server yet; upload a tar.gz',
-        { details: { issues: [{ path: 'workspace.type', message: 'git not supported yet' }] } },
-      );
-    }
     const workspaceTar =
       body.workspace.type === 'tar' ? await ctx.uploads.get(body.workspace.uploadId) : undefined;
     const active = await ctx.store.list({
