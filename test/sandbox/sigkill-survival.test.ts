@@ -34,6 +34,10 @@ describe.skipIf(skip)('sandbox lifetime', () => {
     });
     const { init } = JSON.parse(line) as { init: number };
     expect(existsSync(`/proc/${init}`)).toBe(true);
+    // The double-forked sleeper is started in the background: wait (bounded) until it exists.
+    for (let i = 0; i < 100 && (await hostProcessesMatching('sleep 8881')).length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     expect((await hostProcessesMatching('sleep 8881')).length).toBe(1);
     expect((await hostProcessesMatching('sleep 8882')).length).toBe(1);
     const exited = new Promise((r) => child.once('exit', r));

@@ -1,15 +1,20 @@
 // The bubblewrap driver: the default "sandbox runtime" tier on Linux. One long-lived bwrap
 // process per sandbox runs the supervisor; each exec is a fork inside it, not a new bwrap.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { chmod, mkdir, stat } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { chmod, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SandboxError } from '../../errors.js';
 import type { CreateSandboxOptions, DriverProbe, Sandbox, SandboxDriver } from '../driver.js';
 import { detectCgroups, type CgroupSupport } from '../cgroups.js';
 import { chownTree, traversableBy } from '../ownership.js';
+import {
+  newSandboxId,
+  prepareWorkspace,
+  probeSandboxRun,
+  protectSupervisor,
+} from '../sandbox-setup.js';
 import { seccompProgram } from '../seccomp-bpf.js';
 import {
   buildBwrapArgs,
@@ -139,23 +144,8 @@ export class BubblewrapDriver implements SandboxDriver {
     if (this.#cgroups.problem)
       details.cgroupProblem = `${this.#cgroups.problem}; falling back to rlimits`;
     details.runsAsRoot = process.getuid?.() === 0;
-    if (problems.length === 0) {
-      try {
-        const sb = await this.create({
-          workspace: join('/tmp', `ringfence-probe-${process.pid}`),
-          policy: (await import('../../policy/policy-schema.js')).defaultPolicy(),
-        });
-        try {
-          const r = await sb.exec(['true']);
-          if (r.exitCode !== 0)
-            problems.push(`probe exec exited ${r.exitCode}: ${r.stderr.trim()}`);
-        } finally {
-          await sb.destroy();
-        }
-      } catch (err) {
-        problems.push(`probe sandbox failed: ${(err as Error).message}`);
-      }
-    }
+    if (problems.length === 0)
+      await probeSandboxRun(this, join('/tmp', `ringfence-probe-${process.pid}`), problems);
     return { driver: 'bubblewrap', usable: problems.length === 0, details, problems };
   }
 
@@ -178,14 +168,8 @@ export class BubblewrapDriver implements SandboxDriver {
       );
     }
     options.signal?.throwIfAborted();
-    const id = options.sessionId
-      ? `${options.sessionId.replace(/[^a-zA-Z0-9_-]/g, '').slice(0, 40)}-${randomBytes(3).toString('hex')}`
-      : `sb-${randomBytes(6).toString('hex')}`;
-    const workspace = resolve(options.workspace);
-    await mkdir(workspace, { recursive: true });
-    const wsStat = await stat(workspace);
-    if (!wsStat.isDirectory())
-      throw new SandboxError('sandbox_failed', `workspace is not a directory: ${workspace}`);
+    const id = newSandboxId(options.sessionId);
+    const { workspace, stat: wsStat } = await prepareWorkspace(options.workspace);
 
     const { limits, filesystem } = options.policy;
     const isRoot = process.getuid?.() === 0;
@@ -321,19 +305,5 @@ export class BubblewrapDriver implements SandboxDriver {
   /** Destroys every sandbox this driver created. */
   async close(): Promise<void> {
     await Promise.allSettled([...[...this.#live].map((sb) => sb.destroy()), this.#pool?.close()]);
-  }
-}
-
-/** Keeps the OOM killer off the supervisor so a memory bomb kills the bomb, not the session. */
-function protectSupervisor(initPid: number): void {
-  try {
-    const children = readFileSync(`/proc/${initPid}/task/${initPid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/);
-    for (const pid of children.filter(Boolean)) {
-      writeFileSync(`/proc/${pid}/oom_score_adj`, '-900');
-    }
-  } catch {
-    // best effort: without it an OOM may take the supervisor down, which ends the session cleanly
   }
 }

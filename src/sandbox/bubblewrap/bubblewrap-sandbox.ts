@@ -1,58 +1,26 @@
-// One live bubblewrap sandbox: exec through the supervisor with timeout, abort and output caps;
-// file operations done inside the sandbox (so links resolve in its view, never the host's).
+// One live bubblewrap sandbox: the supervisor runs as the bwrap process; exec and file operations
+// are SupervisedSandbox's, this adds the process teardown, cgroup stats and the pid/uid accessors.
 import type { ChildProcess } from 'node:child_process';
-import { chownTree } from '../ownership.js';
-import { RingfenceError, SandboxError, PathEscapeError } from '../../errors.js';
-import type { Policy } from '../../policy/policy-schema.js';
-import type {
-  DirEntry,
-  ExecOptions,
-  ExecResult,
-  LimitHit,
-  Sandbox,
-  SandboxStats,
-} from '../driver.js';
+import type { SandboxStats } from '../driver.js';
 import type { SandboxCgroup } from '../cgroups.js';
-import { OutputCap } from '../output-cap.js';
-import { resolveSandboxPath } from '../workspace-path.js';
-import { measureDisk } from '../disk-usage.js';
-import type { SupervisorClient } from './supervisor-client.js';
+import { SupervisedSandbox, type SupervisedSandboxInit } from '../supervised-sandbox.js';
 
-/** How often a running exec checks the workspace against the disk limit. */
-const DISK_CHECK_INTERVAL_MS = 1_000;
-const DEFAULT_READ_MAX_BYTES = 10 * 1024 * 1024;
-
-export interface BubblewrapSandboxInit {
-  id: string;
-  workspace: string;
-  policy: Policy;
+export interface BubblewrapSandboxInit extends SupervisedSandboxInit {
   process: ChildProcess;
-  client: SupervisorClient;
   cgroup: SandboxCgroup | undefined;
   initPid: number | undefined;
   hostUid: number | undefined;
-  baseEnv: Record<string, string>;
-  restoreOwner: { uid: number; gid: number } | undefined;
   onDestroyed: (sb: BubblewrapSandbox) => void;
 }
 
-export class BubblewrapSandbox implements Sandbox {
+export class BubblewrapSandbox extends SupervisedSandbox {
   readonly driver = 'bubblewrap' as const;
-  readonly id: string;
-  readonly workspace: string;
   readonly #init: BubblewrapSandboxInit;
-  readonly #running = new Set<(hit: LimitHit) => void>();
-  #destroying: Promise<void> | undefined;
-  #exited = false;
 
   constructor(init: BubblewrapSandboxInit) {
+    super(init);
     this.#init = init;
-    this.id = init.id;
-    this.workspace = init.workspace;
-    init.process.once('exit', () => {
-      this.#exited = true;
-      init.client.failAll(new SandboxError('sandbox_destroyed', `sandbox ${init.id} is gone`));
-    });
+    init.process.once('exit', () => this.supervisorGone());
   }
 
   /** Host pid of the sandbox's pid-1 (for joining its network namespace). */
@@ -64,210 +32,29 @@ export class BubblewrapSandbox implements Sandbox {
     return this.#init.hostUid;
   }
 
-  #assertAlive(): void {
-    if (this.#destroying || this.#exited)
-      throw new SandboxError('sandbox_destroyed', `sandbox ${this.id} was destroyed`);
-  }
-
-  async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
-    this.#assertAlive();
-    if (argv.length === 0) throw new RingfenceError('invalid_request', 'exec needs a command');
-    const cwd = resolveSandboxPath(options.cwd ?? '/workspace');
-    const { limits } = this.#init.policy;
-    const maxOutput = options.maxOutputBytes ?? limits.outputBytes;
-    const timeoutMs = options.timeoutMs ?? limits.execTimeoutSec * 1000;
-    const before = await this.#init.cgroup?.counters();
-    const started = performance.now();
-    const stdout = new OutputCap(maxOutput);
-    const stderr = new OutputCap(maxOutput);
-    const client = this.#init.client;
-
-    const outcome = await new Promise<{
-      code: number;
-      signal: string | undefined;
-      limit: LimitHit | undefined;
-      error?: string;
-    }>((resolve) => {
-      let limit: LimitHit | undefined;
-      let id = 0;
-      const stop = (hit: LimitHit): void => {
-        limit ??= hit;
-        client.kill(id, 9);
-      };
-      const timer = setTimeout(() => stop('timeout'), timeoutMs);
-      const diskTimer = setInterval(() => {
-        void measureDisk(this.workspace, limits.diskMb * 1024 * 1024).then((over) => {
-          if (over) stop('disk limit');
-        });
-      }, DISK_CHECK_INTERVAL_MS);
-      const onAbort = (): void => stop('aborted');
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        clearInterval(diskTimer);
-        options.signal?.removeEventListener('abort', onAbort);
-        this.#running.delete(stop);
-      };
-      this.#running.add(stop);
-      id = client.exec(
-        {
-          argv,
-          env: { ...this.#init.baseEnv, ...(options.env ?? {}) },
-          cwd,
-          stdin: options.stdin !== undefined,
-        },
-        {
-          onOutput: (fd, data) => {
-            (fd === 1 ? stdout : stderr).push(data);
-            (fd === 1 ? options.onStdout : options.onStderr)?.(data);
-          },
-          onExit: (code, signal) => {
-            cleanup();
-            resolve({ code, signal, limit });
-          },
-          onError: (message) => {
-            cleanup();
-            resolve({
-              code: 126,
-              signal: undefined,
-              limit: limit ?? (this.#destroying ? 'sandbox destroyed' : undefined),
-              error: message,
-            });
-          },
-        },
-      );
-      if (options.signal?.aborted) stop('aborted');
-      void this.#feedStdin(id, options.stdin);
-    });
-
-    let { limit } = outcome;
-    const after = await this.#init.cgroup?.counters();
-    if (before && after && outcome.signal === 'SIGKILL') {
-      if (after.oomKills > before.oomKills) limit = 'memory limit';
-    }
-    if (before && after && after.pidsMaxHits > before.pidsMaxHits && !limit) limit = 'pids limit';
-    if (!limit && (await measureDisk(this.workspace, limits.diskMb * 1024 * 1024)))
-      limit = 'disk limit';
-    if (!limit && outcome.signal === 'SIGXFSZ') limit = 'disk limit';
-    let stderrText = stderr.toString();
-    if (outcome.error) stderrText += `ringfence: ${outcome.error}\n`;
-    if (limit)
-      stderrText += `ringfence: ${limit}${limit === 'timeout' ? ` after ${timeoutMs} ms` : ''}\n`;
-    const killed = outcome.signal === 'SIGKILL' || limit === 'timeout' || limit === 'aborted';
-    return {
-      exitCode: killed ? 137 : outcome.code,
-      signal: outcome.signal,
-      stdout: stdout.toString(),
-      stderr: stderrText,
-      stdoutTruncatedBytes: stdout.droppedBytes,
-      stderrTruncatedBytes: stderr.droppedBytes,
-      limit,
-      durationMs: performance.now() - started,
-    };
-  }
-
-  async #feedStdin(id: number, stdin: ExecOptions['stdin']): Promise<void> {
-    if (stdin === undefined) return;
-    const client = this.#init.client;
-    try {
-      if (typeof stdin === 'string' || stdin instanceof Uint8Array) {
-        if (stdin.length > 0)
-          client.stdin(id, typeof stdin === 'string' ? Buffer.from(stdin) : stdin);
-      } else {
-        for await (const chunk of stdin) client.stdin(id, chunk);
-      }
-      client.stdinEnd(id);
-    } catch {
-      // the exec ended or the sandbox went away; the exec result says so
-    }
-  }
-
-  async #file(
-    op: 'read' | 'write' | 'list',
-    path: string,
-    fields: Record<string, unknown>,
-    signal?: AbortSignal,
-  ) {
-    this.#assertAlive();
-    signal?.throwIfAborted();
-    const target = resolveSandboxPath(path);
-    const result = await this.#init.client.request(op, { path: target, ...fields });
-    if (!result.ok) {
-      // ELOOP from O_NOFOLLOW / a link out of the workspace: say so as an escape.
-      if (result.errno === 40) throw new PathEscapeError(path, 'symbolic link');
-      if (result.errno === 18) throw new PathEscapeError(path, 'resolves outside /workspace');
-      throw new RingfenceError('not_found', `${op} ${path}: ${result.error ?? 'failed'}`, {
-        details: { errno: result.errno },
-      });
-    }
-    return result;
-  }
-
-  async readFile(
-    path: string,
-    options: { maxBytes?: number; signal?: AbortSignal } = {},
-  ): Promise<Buffer> {
-    const r = await this.#file(
-      'read',
-      path,
-      { max: options.maxBytes ?? DEFAULT_READ_MAX_BYTES },
-      options.signal,
-    );
-    return Buffer.from(r.data ?? '', 'base64');
-  }
-
-  async writeFile(
-    path: string,
-    data: string | Uint8Array,
-    options: { signal?: AbortSignal } = {},
-  ): Promise<void> {
-    await this.#file('write', path, { data: Buffer.from(data).toString('base64') }, options.signal);
-  }
-
-  async list(path: string, options: { signal?: AbortSignal } = {}): Promise<DirEntry[]> {
-    const r = await this.#file('list', path, {}, options.signal);
-    return (r.entries ?? []).map((e) => ({
-      name: e.name,
-      type: e.type as DirEntry['type'],
-      size: e.size,
-    }));
-  }
-
   async stats(): Promise<SandboxStats> {
     const usage = await this.#init.cgroup?.usage();
     return {
       memoryBytes: usage?.memoryBytes,
       pids: usage?.pids,
       cpuUsageMs: usage?.cpuUsageMs,
-      diskBytes: await measureDisk(this.workspace, Number.MAX_SAFE_INTEGER, true),
+      diskBytes: await this.workspaceBytes(),
       limitsVia: this.#init.cgroup ? (`cgroup-v${this.#init.cgroup.version}` as const) : 'rlimit',
     };
   }
 
-  destroy(): Promise<void> {
-    this.#destroying ??= this.#teardown();
-    return this.#destroying;
-  }
-
-  async #teardown(): Promise<void> {
-    for (const stop of this.#running) stop('sandbox destroyed');
+  protected async release(errors: unknown[]): Promise<void> {
     const proc = this.#init.process;
-    const exited = this.#exited
+    const exited = this.gone
       ? Promise.resolve()
       : new Promise<void>((r) => proc.once('exit', () => r()));
     proc.stdin?.end();
     proc.kill('SIGKILL');
-    const errors: unknown[] = [];
     await this.#init.cgroup?.remove().catch((e: unknown) => errors.push(e));
     await exited;
-    const owner = this.#init.restoreOwner;
-    if (owner) {
-      await chownTree(this.workspace, owner.uid, owner.gid).catch((e: unknown) => errors.push(e));
-    }
+  }
+
+  protected forget(): void {
     this.#init.onDestroyed(this);
-    if (errors.length)
-      throw new SandboxError('sandbox_failed', `destroy of ${this.id} incomplete`, {
-        cause: errors[0],
-      });
   }
 }

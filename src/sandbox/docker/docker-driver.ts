@@ -1,9 +1,7 @@
 // The docker driver: one hardened container per sandbox through the Engine API over the unix
 // socket, with the in-sandbox supervisor as its command. The gvisor driver is this with runsc.
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SandboxError } from '../../errors.js';
 import { silentLogger, type StorageLogger } from '../../storage/storage-logger.js';
@@ -15,6 +13,12 @@ import type {
   SandboxDriver,
 } from '../driver.js';
 import { chownTree } from '../ownership.js';
+import {
+  newSandboxId,
+  prepareWorkspace,
+  probeSandboxRun,
+  protectSupervisor,
+} from '../sandbox-setup.js';
 import { SupervisorClient } from '../bubblewrap/supervisor-client.js';
 import { defaultImageRef } from '../image/image-spec.js';
 import { ContainerCgroup } from './container-cgroup.js';
@@ -114,21 +118,8 @@ export class DockerDriver implements SandboxDriver {
       problems.push(`docker engine: ${(err as Error).message}`);
     }
     if (problems.length === 0) {
-      try {
-        const sb = await this.create({
-          workspace: join('/tmp', `ringfence-probe-${this.name}-${process.pid}`),
-          policy: (await import('../../policy/policy-schema.js')).defaultPolicy(),
-        });
-        try {
-          const r = await sb.exec(['true']);
-          if (r.exitCode !== 0)
-            problems.push(`probe exec exited ${r.exitCode}: ${r.stderr.trim()}`);
-        } finally {
-          await sb.destroy();
-        }
-      } catch (err) {
-        problems.push(`probe sandbox failed: ${(err as Error).message}`);
-      }
+      const workspace = join('/tmp', `ringfence-probe-${this.name}-${process.pid}`);
+      await probeSandboxRun(this, workspace, problems);
     }
     return { driver: this.name, usable: problems.length === 0, details, problems };
   }
@@ -140,14 +131,8 @@ export class DockerDriver implements SandboxDriver {
         'sandbox_unavailable',
         `no Docker engine at ${this.#engine.socketPath} (scripts/setup-docker.sh starts one)`,
       );
-    const id = options.sessionId
-      ? `${options.sessionId.replace(/[^a-zA-Z0-9_-]/g, '').slice(0, 40)}-${randomBytes(3).toString('hex')}`
-      : `sb-${randomBytes(6).toString('hex')}`;
-    const workspace = resolve(options.workspace);
-    await mkdir(workspace, { recursive: true });
-    const wsStat = await stat(workspace);
-    if (!wsStat.isDirectory())
-      throw new SandboxError('sandbox_failed', `workspace is not a directory: ${workspace}`);
+    const id = newSandboxId(options.sessionId);
+    const { workspace, stat: wsStat } = await prepareWorkspace(options.workspace);
     const isRoot = process.getuid?.() === 0;
     if (isRoot) await chownTree(workspace, CONTAINER_UID, CONTAINER_UID);
     const restoreOwner = isRoot ? { uid: wsStat.uid, gid: wsStat.gid } : undefined;
@@ -271,17 +256,5 @@ export class DockerDriver implements SandboxDriver {
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.#live].map((sb) => sb.destroy()));
-  }
-}
-
-/** Keeps the OOM killer off the supervisor (child of docker-init) so a bomb kills only itself. */
-function protectSupervisor(initPid: number): void {
-  try {
-    const children = readFileSync(`/proc/${initPid}/task/${initPid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/);
-    for (const pid of children.filter(Boolean)) writeFileSync(`/proc/${pid}/oom_score_adj`, '-900');
-  } catch {
-    // best effort: without it an OOM may take the supervisor down, which ends the session cleanly
   }
 }
