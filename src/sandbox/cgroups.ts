@@ -195,7 +195,7 @@ export class SandboxCgroup {
           // already gone
         }
       }
-      await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 1));
     }
   }
 

@@ -1,13 +1,16 @@
 // The bubblewrap driver: the default "sandbox runtime" tier on Linux. One long-lived bwrap
 // process per sandbox runs the supervisor; each exec is a fork inside it, not a new bwrap.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SandboxError } from '../../errors.js';
 import type { CreateSandboxOptions, DriverProbe, Sandbox, SandboxDriver } from '../driver.js';
-import { detectCgroups, type CgroupSupport } from '../cgroups.js';
+import { detectCgroups, type CgroupSupport, type SandboxCgroup } from '../cgroups.js';
+import { defaultPolicy } from '../../policy/policy-schema.js';
 import { chownTree, traversableBy } from '../ownership.js';
 import {
   newSandboxId,
@@ -25,7 +28,14 @@ import {
   SUPERVISOR_PATH,
 } from './bwrap-args.js';
 import { BubblewrapSandbox } from './bubblewrap-sandbox.js';
-import { discardStub, LAUNCH_FDS, spawnStub, startStub, StubPool } from './bwrap-launcher.js';
+import {
+  discardStub,
+  LAUNCH_FDS,
+  ReadyPool,
+  spawnStub,
+  startStub,
+  type Stub,
+} from './bwrap-launcher.js';
 import { SupervisorClient } from './supervisor-client.js';
 
 const SUPERVISOR_SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'supervisor.py');
@@ -46,6 +56,55 @@ const SUPERVISOR_BINARY_SOURCE = join(dirname(fileURLToPath(import.meta.url)), '
  * with the sandbox; nothing is left on the host.
  */
 const STAGE_DIR = '/run/ringfence/stage';
+
+/** Warm sandboxes' workspace mount points (shared mounts, one per sandbox, never reused). */
+const SLOTS_DIR = '/run/ringfence/slots';
+/** The policy disk limit warm sandboxes are started for (the policy default). */
+const WARM_DISK_MB = defaultPolicy().limits.diskMb;
+/** The supervisor's own environment; every exec gets this plus the caller's env. */
+const SUPERVISOR_ENV = {
+  PATH: '/usr/local/bin:/usr/bin:/bin',
+  HOME: '/tmp',
+  LANG: 'C.UTF-8',
+  TERM: 'dumb',
+  USER: 'agent',
+};
+const execFileAsync = promisify(execFile);
+
+interface LaunchSpec {
+  rlimits: string[];
+  tmpBytes: number;
+  readOnly: string[];
+  writable: string[];
+  extraReadOnly: { host: string; sandbox: string }[];
+  workspaceSource: string;
+}
+
+interface Launched {
+  child: ChildProcess;
+  client: SupervisorClient;
+  cgroup: SandboxCgroup | undefined;
+  initPid: number | undefined;
+  hostUid: number;
+}
+
+/** A sandbox started in advance: its /workspace is `slotDir`, where a workspace gets bound. */
+interface WarmSandbox {
+  launched: Launched;
+  slotDir: string;
+}
+
+/** Unmounts a slot (the workspace bound on it, then its own shared bind) and removes it. */
+async function releaseSlot(slotDir: string): Promise<void> {
+  const script = 'for i in 1 2 3; do umount -l -- "$1" 2>/dev/null || break; done; rmdir -- "$1"';
+  await execFileAsync('sh', ['-c', script, 'sh', slotDir]).catch(() => undefined);
+}
+
+async function discardWarm(w: WarmSandbox): Promise<void> {
+  w.launched.child.kill('SIGKILL');
+  await w.launched.cgroup?.remove().catch(() => undefined);
+  await releaseSlot(w.slotDir);
+}
 
 export interface BubblewrapDriverOptions {
   bwrapPath?: string;
@@ -88,7 +147,11 @@ export class BubblewrapDriver implements SandboxDriver {
   readonly #supervisorBinary: boolean;
   readonly #live = new Set<BubblewrapSandbox>();
   readonly #prespawn: number;
-  #pool: StubPool | undefined;
+  #stubs: ReadyPool<Stub> | undefined;
+  #warm: ReadyPool<WarmSandbox> | undefined;
+  #slotsReaped: Promise<void> | undefined;
+  /** Host-side cleanup of destroyed sandboxes still running; close() waits for it. */
+  readonly #cleanups = new Set<Promise<void>>();
 
   constructor(options: BubblewrapDriverOptions = {}) {
     this.#bwrap = options.bwrapPath ?? which('bwrap');
@@ -173,6 +236,44 @@ export class BubblewrapDriver implements SandboxDriver {
 
     const { limits, filesystem } = options.policy;
     const isRoot = process.getuid?.() === 0;
+    const cgroupLimits = {
+      memoryBytes: limits.memoryMb * 1024 * 1024,
+      pids: limits.pids,
+      cpus: limits.cpus,
+    };
+    const baseEnv = { ...SUPERVISOR_ENV, ...(options.env ?? {}) };
+    const restoreOwner = isRoot ? { uid: wsStat.uid, gid: wsStat.gid } : undefined;
+
+    // A sandbox started in advance serves any policy whose bwrap command line is the template's.
+    if (this.#warmEligible(options)) {
+      this.#warm ??= new ReadyPool(
+        this.#prespawn,
+        () => this.#startWarm(),
+        (w) => discardWarm(w),
+        (w) => w.launched.child.exitCode === null,
+      );
+      const warm = this.#warm.take();
+      if (warm) {
+        try {
+          await warm.launched.cgroup?.setLimits(cgroupLimits);
+          await chownTree(workspace, warm.launched.hostUid, warm.launched.hostUid);
+          // The slot is a shared mount bound at /workspace: this bind propagates into the sandbox.
+          await execFileAsync('mount', ['--bind', '--', workspace, warm.slotDir]);
+        } catch (err) {
+          await discardWarm(warm);
+          await chownTree(workspace, wsStat.uid, wsStat.gid).catch(() => undefined);
+          throw new SandboxError(
+            'sandbox_failed',
+            `cannot hand over a warm sandbox: ${(err as Error).message}`,
+            { cause: err },
+          );
+        }
+        return this.#track(id, workspace, options, warm.launched, baseEnv, restoreOwner, () =>
+          releaseSlot(warm.slotDir),
+        );
+      }
+    }
+
     // Only a workspace the sandbox uid cannot reach needs the private-mount-namespace detour;
     // such a stub is made for this workspace, every other sandbox takes a ready one.
     const stage = isRoot && !(await traversableBy(workspace, -1));
@@ -180,52 +281,120 @@ export class BubblewrapDriver implements SandboxDriver {
       await mkdir(STAGE_DIR, { recursive: true });
       await chmod(dirname(STAGE_DIR), 0o711);
     }
-    const stubOptions = { bwrap: this.#bwrap, cgroups: this.#cgroups, command: this.#command() };
-    this.#pool ??= new StubPool(this.#prespawn, () => spawnStub(stubOptions));
+    const stubOptions = this.#stubOptions();
+    this.#stubs ??= new ReadyPool(
+      this.#prespawn,
+      () => spawnStub(stubOptions),
+      discardStub,
+      (st) => st.child.exitCode === null,
+    );
     const stub = stage
       ? await spawnStub({ ...stubOptions, stage: { workspace, stageDir: STAGE_DIR } })
-      : (this.#pool.take() ?? (await spawnStub(stubOptions)));
-    const { hostUid, cgroup, child } = stub;
+      : (this.#stubs.take() ?? (await spawnStub(stubOptions)));
     const rlimits = [`fsize=${limits.diskMb * 1024 * 1024}`, 'core=0'];
     try {
-      if (cgroup) {
-        await cgroup.setLimits({
-          memoryBytes: limits.memoryMb * 1024 * 1024,
-          pids: limits.pids,
-          cpus: limits.cpus,
-        });
-      } else {
-        rlimits.push(`as=${limits.memoryMb * 1024 * 1024 * 4}`, `nproc=${limits.pids}`);
-      }
-      if (isRoot) await chownTree(workspace, hostUid, hostUid);
+      if (stub.cgroup) await stub.cgroup.setLimits(cgroupLimits);
+      else rlimits.push(`as=${limits.memoryMb * 1024 * 1024 * 4}`, `nproc=${limits.pids}`);
+      if (isRoot) await chownTree(workspace, stub.hostUid, stub.hostUid);
     } catch (err) {
       await discardStub(stub);
       throw new SandboxError(
         'sandbox_failed',
         `cannot prepare sandbox: ${(err as Error).message}`,
-        {
-          cause: err,
-        },
+        { cause: err },
       );
     }
-    const env: Record<string, string> = {
-      PATH: '/usr/local/bin:/usr/bin:/bin',
-      HOME: '/tmp',
-      LANG: 'C.UTF-8',
-      TERM: 'dumb',
-      USER: 'agent',
-      RINGFENCE_RLIMITS: rlimits.join(','),
-    };
+    let launched: Launched;
+    try {
+      launched = await this.#launch(stub, {
+        rlimits,
+        tmpBytes: Math.max(16, Math.min(limits.diskMb, 1024)) * 1024 * 1024,
+        readOnly: filesystem.readOnly,
+        writable: filesystem.writable,
+        extraReadOnly: options.extraReadOnly ?? [],
+        workspaceSource: stage ? STAGE_DIR : workspace,
+      });
+    } catch (err) {
+      if (isRoot) await chownTree(workspace, wsStat.uid, wsStat.gid);
+      throw err;
+    }
+    return this.#track(id, workspace, options, launched, baseEnv, restoreOwner, undefined);
+  }
+
+  /** The template: everything about a policy that reaches bwrap's command line is the default. */
+  #warmEligible(options: CreateSandboxOptions): boolean {
+    const { limits, filesystem } = options.policy;
+    return (
+      this.#prespawn > 0 &&
+      process.getuid?.() === 0 &&
+      !this.#cgroups.problem &&
+      limits.diskMb === WARM_DISK_MB &&
+      filesystem.readOnly.length === 0 &&
+      filesystem.writable.length === 0 &&
+      (options.extraReadOnly ?? []).length === 0
+    );
+  }
+
+  /** Starts a sandbox whose /workspace is an empty shared mount point, limits still unset. */
+  async #startWarm(): Promise<WarmSandbox> {
+    await mkdir(SLOTS_DIR, { recursive: true, mode: 0o711 });
+    await this.#reapSlotsOnce();
+    const slotDir = join(SLOTS_DIR, `${process.pid}-${randomBytes(6).toString('hex')}`);
+    await mkdir(slotDir);
+    try {
+      await execFileAsync('sh', [
+        '-c',
+        'mount --bind -- "$1" "$1" && mount --make-shared -- "$1"',
+        'sh',
+        slotDir,
+      ]);
+      const stub = await spawnStub(this.#stubOptions());
+      const launched = await this.#launch(stub, {
+        rlimits: [`fsize=${WARM_DISK_MB * 1024 * 1024}`, 'core=0'],
+        tmpBytes: WARM_DISK_MB * 1024 * 1024,
+        readOnly: [],
+        writable: [],
+        extraReadOnly: [],
+        workspaceSource: slotDir,
+      });
+      return { launched, slotDir };
+    } catch (err) {
+      await releaseSlot(slotDir);
+      throw err;
+    }
+  }
+
+  /** Slot mounts of ringfence processes that died (pid in the name) are removed, once. */
+  async #reapSlotsOnce(): Promise<void> {
+    this.#slotsReaped ??= (async () => {
+      for (const name of await readdir(SLOTS_DIR).catch(() => [] as string[])) {
+        const pid = Number(name.split('-')[0]);
+        if (Number.isInteger(pid) && pid !== process.pid && !existsSync(`/proc/${pid}`)) {
+          await releaseSlot(join(SLOTS_DIR, name));
+        }
+      }
+    })();
+    await this.#slotsReaped;
+  }
+
+  #stubOptions(): { bwrap: string; cgroups: CgroupSupport; command: string[] } {
+    return { bwrap: this.#bwrap!, cgroups: this.#cgroups, command: this.#command() };
+  }
+
+  /** Hands a stub the bwrap options and data, lets it exec, and waits for the supervisor. */
+  async #launch(stub: Stub, spec: LaunchSpec): Promise<Launched> {
+    const seccomp = seccompProgram();
+    const { hostUid, cgroup, child } = stub;
     const args = buildBwrapArgs({
       fds: { ...LAUNCH_FDS, seccomp: seccomp ? LAUNCH_FDS.seccomp : undefined },
-      tmpBytes: Math.max(16, Math.min(limits.diskMb, 1024)) * 1024 * 1024,
-      env,
-      readOnly: filesystem.readOnly,
-      writable: filesystem.writable,
-      extraReadOnly: options.extraReadOnly ?? [],
+      tmpBytes: spec.tmpBytes,
+      env: { ...SUPERVISOR_ENV, RINGFENCE_RLIMITS: spec.rlimits.join(',') },
+      readOnly: spec.readOnly,
+      writable: spec.writable,
+      extraReadOnly: spec.extraReadOnly,
       python: this.#python ?? 'python3',
       supervisorBinary: this.#supervisorBinary,
-      workspaceSource: stage ? STAGE_DIR : workspace,
+      workspaceSource: spec.workspaceSource,
     });
     startStub(stub, {
       seccomp,
@@ -266,29 +435,40 @@ export class BubblewrapDriver implements SandboxDriver {
     } catch (err) {
       child.kill('SIGKILL');
       await cgroup?.remove();
-      if (isRoot) await chownTree(workspace, wsStat.uid, wsStat.gid);
       throw err;
     }
     const initPid = (JSON.parse(info.trim() || '{}') as { 'child-pid'?: number })['child-pid'];
+    const isRoot = process.getuid?.() === 0;
     if (isRoot && initPid) protectSupervisor(initPid);
+    return { child, client, cgroup, initPid, hostUid };
+  }
+
+  #track(
+    id: string,
+    workspace: string,
+    options: CreateSandboxOptions,
+    launched: Launched,
+    baseEnv: Record<string, string>,
+    restoreOwner: { uid: number; gid: number } | undefined,
+    cleanup: (() => Promise<void>) | undefined,
+  ): Sandbox {
+    const isRoot = process.getuid?.() === 0;
     const sandbox = new BubblewrapSandbox({
       id,
       workspace,
       policy: options.policy,
-      process: child,
-      client,
-      cgroup,
-      initPid,
-      hostUid: isRoot ? hostUid : undefined,
-      baseEnv: {
-        PATH: env.PATH!,
-        HOME: env.HOME!,
-        LANG: env.LANG!,
-        TERM: env.TERM!,
-        USER: env.USER!,
-        ...(options.env ?? {}),
+      process: launched.child,
+      client: launched.client,
+      cgroup: launched.cgroup,
+      initPid: launched.initPid,
+      hostUid: isRoot ? launched.hostUid : undefined,
+      baseEnv,
+      restoreOwner,
+      ...(cleanup ? { cleanup } : {}),
+      defer: (work) => {
+        const p = work().finally(() => this.#cleanups.delete(p));
+        this.#cleanups.add(p);
       },
-      restoreOwner: isRoot ? { uid: wsStat.uid, gid: wsStat.gid } : undefined,
       onDestroyed: (sb) => this.#live.delete(sb),
     });
     this.#live.add(sandbox);
@@ -304,6 +484,11 @@ export class BubblewrapDriver implements SandboxDriver {
 
   /** Destroys every sandbox this driver created. */
   async close(): Promise<void> {
-    await Promise.allSettled([...[...this.#live].map((sb) => sb.destroy()), this.#pool?.close()]);
+    await Promise.allSettled([
+      ...[...this.#live].map((sb) => sb.destroy()),
+      this.#stubs?.close(),
+      this.#warm?.close(),
+    ]);
+    await Promise.allSettled([...this.#cleanups]);
   }
 }

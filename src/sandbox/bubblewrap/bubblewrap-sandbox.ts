@@ -10,6 +10,13 @@ export interface BubblewrapSandboxInit extends SupervisedSandboxInit {
   cgroup: SandboxCgroup | undefined;
   initPid: number | undefined;
   hostUid: number | undefined;
+  /** Extra host-side cleanup after the process is gone (a warm sandbox's workspace mount). */
+  cleanup?: () => Promise<void>;
+  /**
+   * Runs host-side cleanup (cgroup directories, mounts) after destroy has returned; the driver
+   * awaits it on close. Absent: destroy awaits the cleanup itself.
+   */
+  defer?: (work: () => Promise<void>) => void;
   onDestroyed: (sb: BubblewrapSandbox) => void;
 }
 
@@ -50,8 +57,17 @@ export class BubblewrapSandbox extends SupervisedSandbox {
       : new Promise<void>((r) => proc.once('exit', () => r()));
     proc.stdin?.end();
     proc.kill('SIGKILL');
-    await this.#init.cgroup?.remove().catch((e: unknown) => errors.push(e));
     await exited;
+    // The pid namespace dies with bwrap, but asynchronously: kill whatever is still in the
+    // sandbox's cgroup before destroy returns, so nothing of it outlives destroy().
+    const { cgroup, cleanup, defer } = this.#init;
+    await cgroup?.killAll().catch((e: unknown) => errors.push(e));
+    const hostCleanup = async (): Promise<void> => {
+      await cgroup?.remove().catch((e: unknown) => errors.push(e));
+      await cleanup?.().catch((e: unknown) => errors.push(e));
+    };
+    if (defer) defer(hostCleanup);
+    else await hostCleanup();
   }
 
   protected forget(): void {

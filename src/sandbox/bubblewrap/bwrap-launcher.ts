@@ -113,34 +113,54 @@ export async function discardStub(stub: Stub): Promise<void> {
   await stub.cgroup?.remove().catch(() => undefined);
 }
 
-/** A few stubs kept ready; `take()` hands one out and refills in the background. */
-export class StubPool {
+/**
+ * A few ready things (stubs, warm sandboxes) kept in advance: `take()` hands one out and refills
+ * in the background; nothing is ever handed out twice; `close()` discards what is left.
+ */
+export class ReadyPool<T> {
   readonly #size: number;
-  readonly #make: () => Promise<Stub>;
-  readonly #ready: Stub[] = [];
+  readonly #make: () => Promise<T>;
+  readonly #discard: (item: T) => Promise<void>;
+  readonly #usable: (item: T) => boolean;
+  readonly #ready: T[] = [];
   #filling = 0;
   #closed = false;
 
-  constructor(size: number, make: () => Promise<Stub>) {
+  constructor(
+    size: number,
+    make: () => Promise<T>,
+    discard: (item: T) => Promise<void>,
+    usable: (item: T) => boolean,
+  ) {
     this.#size = size;
     this.#make = make;
+    this.#discard = discard;
+    this.#usable = usable;
   }
 
-  /** A ready stub, or undefined when none is (the caller spawns one itself). */
-  take(): Stub | undefined {
-    let stub = this.#ready.shift();
-    while (stub && stub.child.exitCode !== null) stub = this.#ready.shift();
+  /** A ready item, or undefined when none is (the caller makes one itself). */
+  take(): T | undefined {
+    let item = this.#ready.shift();
+    while (item !== undefined && !this.#usable(item)) {
+      void this.#discard(item);
+      item = this.#ready.shift();
+    }
     this.#refill();
-    return stub;
+    return item;
+  }
+
+  /** Starts filling without taking anything. */
+  warm(): void {
+    this.#refill();
   }
 
   #refill(): void {
     while (!this.#closed && this.#ready.length + this.#filling < this.#size) {
       this.#filling++;
       void this.#make()
-        .then(async (stub) => {
-          if (this.#closed) await discardStub(stub);
-          else this.#ready.push(stub);
+        .then(async (item) => {
+          if (this.#closed) await this.#discard(item);
+          else this.#ready.push(item);
         })
         .catch(() => undefined)
         .finally(() => this.#filling--);
@@ -149,7 +169,7 @@ export class StubPool {
 
   async close(): Promise<void> {
     this.#closed = true;
-    const stubs = this.#ready.splice(0);
-    await Promise.all(stubs.map((s) => discardStub(s)));
+    const items = this.#ready.splice(0);
+    await Promise.all(items.map((i) => this.#discard(i)));
   }
 }
