@@ -16,27 +16,34 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# Register runsc with Docker (no network inside gVisor's sandbox either).
+# Register runsc with Docker: no network inside gVisor's sandbox either, and permission to
+# connect (only connect) to host unix sockets bound in, which is how egress reaches the
+# session's proxy socket (--host-uds=open; runsc releases before 2021 spell it --fsgofer-host-uds).
 RUNSC=$(command -v runsc)
-want=$(printf '{\n  "runtimes": {\n    "runsc": { "path": "%s", "runtimeArgs": ["--network=none"] }\n  }\n}\n' "$RUNSC")
-if [ ! -f /etc/docker/daemon.json ] || ! grep -q '"runsc"' /etc/docker/daemon.json; then
-  if [ -s /etc/docker/daemon.json ]; then
-    log "/etc/docker/daemon.json exists without runsc; merging"
-    python3 - "$RUNSC" <<'PY'
+RUNSC_FLAGS=$(runsc flags 2>&1 || true)
+if grep -q -- '-host-uds value' <<<"$RUNSC_FLAGS"; then UDS_FLAG="--host-uds=open"; else UDS_FLAG="--fsgofer-host-uds"; fi
+if [ ! -f /etc/docker/daemon.json ] || ! grep -q '"runsc"' /etc/docker/daemon.json \
+  || ! grep -q -- "$UDS_FLAG" /etc/docker/daemon.json; then
+  log "registering runsc in /etc/docker/daemon.json with --network=none $UDS_FLAG"
+  $SUDO mkdir -p /etc/docker
+  [ -s /etc/docker/daemon.json ] || echo '{}' | $SUDO tee /etc/docker/daemon.json >/dev/null
+  $SUDO python3 - "$RUNSC" "$UDS_FLAG" <<'PY'
 import json, sys
 p = "/etc/docker/daemon.json"
 cfg = json.load(open(p))
-cfg.setdefault("runtimes", {})["runsc"] = {"path": sys.argv[1], "runtimeArgs": ["--network=none"]}
-json.dump(cfg, open(p, "w"), indent=2)
+cfg.setdefault("runtimes", {})["runsc"] = {"path": sys.argv[1], "runtimeArgs": ["--network=none", sys.argv[2]]}
+with open(p + ".tmp", "w") as f:
+    json.dump(cfg, f, indent=2)
+    f.write("\n")
+__import__("os").replace(p + ".tmp", p)
 PY
-  else
-    $SUDO mkdir -p /etc/docker
-    echo "$want" | $SUDO tee /etc/docker/daemon.json >/dev/null
-  fi
   if [ -S /var/run/docker.sock ] && pgrep -x dockerd >/dev/null; then
-    log "reloading dockerd for the new runtime"
+    log "reloading dockerd (SIGHUP) for the runsc runtime arguments"
     $SUDO kill -HUP "$(pgrep -x dockerd | head -1)"
-    sleep 1
+    for _ in $(seq 1 40); do
+      docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q -- "$UDS_FLAG" && break
+      sleep 0.25
+    done
   fi
 fi
 
@@ -49,7 +56,7 @@ if ! docker version >/dev/null 2>&1; then
   done
   docker version >/dev/null 2>&1 || { log "dockerd did not come up; see /var/log/ringfence-dockerd.log"; tail -20 /var/log/ringfence-dockerd.log >&2; exit 1; }
 fi
-docker info --format '{{json .Runtimes}}' | grep -q runsc || { log "runsc runtime not registered in dockerd"; exit 1; }
+docker info --format '{{json .Runtimes}}' | grep -q -- "$UDS_FLAG" || { log "runsc runtime (with $UDS_FLAG) not registered in dockerd"; exit 1; }
 
 # Default sandbox image (skips itself when the tag is cached).
 npx tsx src/sandbox/image/build-main.ts "$@"

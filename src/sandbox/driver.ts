@@ -100,6 +100,12 @@ export interface Sandbox {
 
 export interface SandboxDriver {
   readonly name: DriverName;
+  /**
+   * How the session's egress socket becomes 127.0.0.1:3128 inside: 'netns' (default) = a relay
+   * on the host joins the sandbox's network namespace (needs `initPid`); 'inside' = create()
+   * with `egressSocket` binds the socket in and starts the relay inside the sandbox itself.
+   */
+  readonly egressRelay?: 'netns' | 'inside';
   /** Throws SandboxError('sandbox_unavailable') with the reason when this host cannot run it. */
   create(options: CreateSandboxOptions): Promise<Sandbox>;
   /** What works on this machine, for `ringfence doctor`. */

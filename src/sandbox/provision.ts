@@ -1,8 +1,8 @@
 // Creates a sandbox for a session with its egress wired in: the session's proxy socket, a relay
-// outside the sandbox that joins only its network namespace, proxy env and the CA it trusts.
+// (outside joining only its netns, or inside for gVisor), proxy env and the CA it trusts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, writeFile, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SandboxError } from '../errors.js';
@@ -95,7 +95,9 @@ export async function provisionSandbox(
   const wantsEgress =
     egress && (options.policy.network.allow.length > 0 || (egress.secrets?.length ?? 0) > 0);
   if (!egress || !wantsEgress) return driver.create(createOptions);
-  if (process.getuid?.() !== 0) {
+  // 'inside': the driver binds the socket in and runs the relay in the sandbox (gVisor).
+  const inside = driver.egressRelay === 'inside';
+  if (!inside && process.getuid?.() !== 0) {
     throw new SandboxError(
       'sandbox_unavailable',
       'egress for sandboxes needs root (the relay joins the sandbox network namespace)',
@@ -104,8 +106,15 @@ export async function provisionSandbox(
   const sessionId = options.sessionId ?? `sb-${randomBytes(6).toString('hex')}`;
   const dir = join(runDir(), 'egress');
   await mkdir(dir, { recursive: true, mode: 0o711 });
+  // An 'inside' socket is handed to the container's uid (1000, maybe a real host user): it lives
+  // in a root-only directory, which the bind mount does not need to traverse from inside.
+  const socketDir = inside ? join(dir, 'inside') : dir;
+  if (inside) {
+    await mkdir(socketDir, { recursive: true, mode: 0o700 });
+    await chmod(socketDir, 0o700);
+  }
   const socketPath = join(
-    dir,
+    socketDir,
     `${sessionId.replace(/[^a-zA-Z0-9_-]/g, '')}-${randomBytes(4).toString('hex')}.sock`,
   );
   const session: EgressSession = await egress.proxy.openSession({
@@ -128,12 +137,24 @@ export async function provisionSandbox(
   let sandbox: Sandbox | undefined;
   let relay: ChildProcess | undefined;
   try {
-    sandbox = await driver.create({ ...createOptions, sessionId, env, extraReadOnly });
-    if (!sandbox.initPid)
-      throw new SandboxError('sandbox_failed', `the ${driver.name} sandbox did not report its pid`);
-    const relayUid = sandbox.hostUid ?? FALLBACK_RELAY_UID;
-    await chown(socketPath, relayUid, relayUid);
-    relay = await startRelay(sandbox.initPid, socketPath, relayUid);
+    sandbox = await driver.create({
+      ...createOptions,
+      sessionId,
+      env,
+      extraReadOnly,
+      ...(inside ? { egressSocket: socketPath } : {}),
+    });
+    // With 'inside', create() has returned with the relay listening inside: nothing to start.
+    if (!inside) {
+      if (!sandbox.initPid)
+        throw new SandboxError(
+          'sandbox_failed',
+          `the ${driver.name} sandbox did not report its pid`,
+        );
+      const relayUid = sandbox.hostUid ?? FALLBACK_RELAY_UID;
+      await chown(socketPath, relayUid, relayUid);
+      relay = await startRelay(sandbox.initPid, socketPath, relayUid);
+    }
   } catch (err) {
     await sandbox?.destroy().catch(() => undefined);
     await session.close();
