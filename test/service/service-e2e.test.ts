@@ -57,12 +57,13 @@ describe.skipIf(skip)('service end to end (in-process, real sandboxes)', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('runs 9 sessions from 3 tenants concurrently, each with its transcript; tenants are isolated', async () => {
+  it('runs 20 sessions from 3 tenants concurrently, each with its transcript; tenants are isolated', async () => {
     const ids: Record<string, string[]> = {};
+    const perTenant: Record<string, number> = { 't-a': 7, 't-b': 7, 't-c': 6 };
     await Promise.all(
       Object.entries(c).map(async ([tenant, cl]) => {
         ids[tenant] = [];
-        for (let i = 0; i < 3; i++) {
+        for (let i = 0; i < (perTenant[tenant] ?? 0); i++) {
           const r = await cl.post('/v1/sessions', { prompt: `task ${tenant} ${i}` });
           expect(r.status).toBe(202);
           ids[tenant].push((r.body as { id: string }).id);
