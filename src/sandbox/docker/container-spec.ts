@@ -3,6 +3,9 @@
 import type { CreateSandboxOptions } from '../driver.js';
 import type { SeccompProfile } from './seccomp-profile.js';
 
+/** Host threads runsc needs besides the sandbox's own processes (sentry, gofer, netstack). */
+const RUNSC_THREAD_BUDGET = 512;
+
 export const SUPERVISOR_IN_CONTAINER = '/.ringfence/supervisor.py';
 export const LAUNCHER_IN_CONTAINER = '/.ringfence/launch.py';
 export const EGRESS_SOCKET_IN_CONTAINER = '/run/ringfence/egress.sock';
@@ -52,7 +55,9 @@ export function containerSpec(input: ContainerSpecInput): Record<string, unknown
       'PATH=/usr/local/bin:/usr/bin:/bin',
       'LANG=C.UTF-8',
       'HOME=/tmp',
-      `RINGFENCE_RLIMITS=fsize=${limits.diskMb * 1024 * 1024},core=0`,
+      // Under runsc the host pids cgroup also counts the sentry's own threads (~60 idle, more
+      // under load), so the sandbox's process budget is enforced inside, by RLIMIT_NPROC.
+      `RINGFENCE_RLIMITS=fsize=${limits.diskMb * 1024 * 1024},core=0${input.runtime === 'runsc' ? `,nproc=${limits.pids}` : ''}`,
     ],
     AttachStdin: true,
     AttachStdout: true,
@@ -81,7 +86,7 @@ export function containerSpec(input: ContainerSpecInput): Record<string, unknown
       Memory: memory,
       MemorySwap: memory,
       NanoCpus: Math.round(limits.cpus * 1e9),
-      PidsLimit: limits.pids,
+      PidsLimit: input.runtime === 'runsc' ? limits.pids + RUNSC_THREAD_BUDGET : limits.pids,
       Init: true,
       IpcMode: 'private',
       Privileged: false,
