@@ -80,6 +80,8 @@ async function readOr(file: string, fallback = ''): Promise<string> {
 export class SandboxCgroup {
   readonly version: CgroupVersion;
   readonly #dirs: Record<'memory' | 'pids' | 'cpu', string>;
+  /** Limits written so far (undefined: none yet, the cgroup is unlimited). */
+  #applied: CgroupLimits | undefined;
 
   private constructor(version: CgroupVersion, dirs: Record<'memory' | 'pids' | 'cpu', string>) {
     this.version = version;
@@ -120,23 +122,49 @@ export class SandboxCgroup {
     return cg;
   }
 
-  /** Writes the limits. Memory before memory+swap: v1 needs memsw >= memory at every step. */
+  /**
+   * Writes the limits that differ from the ones already written (a sandbox started in advance
+   * already has the default policy's). v1 needs memory+swap >= memory at every step, so memory
+   * goes first when lowering and second when raising.
+   */
   async setLimits(limits: CgroupLimits): Promise<void> {
-    const quotaUs = Math.max(1000, Math.round(limits.cpus * 100_000));
+    const prev = this.#applied;
     const { memory, pids, cpu } = this.#dirs;
-    if (this.version === 1) {
-      await writeFile(join(memory, 'memory.limit_in_bytes'), String(limits.memoryBytes));
-      await writeIfExists(join(memory, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
-      await writeIfExists(join(memory, 'memory.swappiness'), '0');
-      await writeFile(join(pids, 'pids.max'), String(limits.pids));
-      await writeFile(join(cpu, 'cpu.cfs_period_us'), '100000');
-      await writeFile(join(cpu, 'cpu.cfs_quota_us'), String(quotaUs));
-      return;
+    const quotaUs = Math.max(1000, Math.round(limits.cpus * 100_000));
+    const work: Promise<void>[] = [];
+    if (prev?.memoryBytes !== limits.memoryBytes) {
+      const value = String(limits.memoryBytes);
+      work.push(
+        (async () => {
+          if (this.version === 2) {
+            await writeFile(join(memory, 'memory.max'), value);
+            if (!prev) await writeIfExists(join(memory, 'memory.swap.max'), '0');
+            return;
+          }
+          const mem = join(memory, 'memory.limit_in_bytes');
+          const memsw = join(memory, 'memory.memsw.limit_in_bytes');
+          const raising = prev !== undefined && limits.memoryBytes > prev.memoryBytes;
+          if (raising) await writeIfExists(memsw, value);
+          await writeFile(mem, value);
+          if (!raising) await writeIfExists(memsw, value);
+          if (!prev) await writeIfExists(join(memory, 'memory.swappiness'), '0');
+        })(),
+      );
     }
-    await writeFile(join(memory, 'memory.max'), String(limits.memoryBytes));
-    await writeIfExists(join(memory, 'memory.swap.max'), '0');
-    await writeFile(join(pids, 'pids.max'), String(limits.pids));
-    await writeFile(join(cpu, 'cpu.max'), `${quotaUs} 100000`);
+    if (prev?.pids !== limits.pids)
+      work.push(writeFile(join(pids, 'pids.max'), String(limits.pids)));
+    if (prev?.cpus !== limits.cpus) {
+      work.push(
+        this.version === 2
+          ? writeFile(join(cpu, 'cpu.max'), `${quotaUs} 100000`)
+          : (async () => {
+              if (!prev) await writeFile(join(cpu, 'cpu.cfs_period_us'), '100000');
+              await writeFile(join(cpu, 'cpu.cfs_quota_us'), String(quotaUs));
+            })(),
+      );
+    }
+    await Promise.all(work);
+    this.#applied = { ...limits };
   }
 
   /** Files a process writes its pid into to join this sandbox's cgroups (deduplicated). */

@@ -1,10 +1,9 @@
 // The bubblewrap driver: the default "sandbox runtime" tier on Linux. One long-lived bwrap
 // process per sandbox runs the supervisor; each exec is a fork inside it, not a new bwrap.
-import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { chmod, mkdir, readdir } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SandboxError } from '../../errors.js';
@@ -37,6 +36,7 @@ import {
   type Stub,
 } from './bwrap-launcher.js';
 import { SupervisorClient } from './supervisor-client.js';
+import { Mounter } from './mounter.js';
 
 const SUPERVISOR_SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'supervisor.py');
 /** The static C supervisor (scripts/build-supervisor.sh); same protocol, no interpreter start-up. */
@@ -61,6 +61,11 @@ const STAGE_DIR = '/run/ringfence/stage';
 const SLOTS_DIR = '/run/ringfence/slots';
 /** The policy disk limit warm sandboxes are started for (the policy default). */
 const WARM_DISK_MB = defaultPolicy().limits.diskMb;
+const WARM_LIMITS = {
+  memoryBytes: defaultPolicy().limits.memoryMb * 1024 * 1024,
+  pids: defaultPolicy().limits.pids,
+  cpus: defaultPolicy().limits.cpus,
+};
 /** The supervisor's own environment; every exec gets this plus the caller's env. */
 const SUPERVISOR_ENV = {
   PATH: '/usr/local/bin:/usr/bin:/bin',
@@ -69,7 +74,6 @@ const SUPERVISOR_ENV = {
   TERM: 'dumb',
   USER: 'agent',
 };
-const execFileAsync = promisify(execFile);
 
 interface LaunchSpec {
   rlimits: string[];
@@ -95,15 +99,21 @@ interface WarmSandbox {
 }
 
 /** Unmounts a slot (the workspace bound on it, then its own shared bind) and removes it. */
-async function releaseSlot(slotDir: string): Promise<void> {
-  const script = 'for i in 1 2 3; do umount -l -- "$1" 2>/dev/null || break; done; rmdir -- "$1"';
-  await execFileAsync('sh', ['-c', script, 'sh', slotDir]).catch(() => undefined);
+async function releaseSlot(mounter: Mounter, slotDir: string): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    try {
+      await mounter.unmount(slotDir);
+    } catch {
+      break; // not mounted any more
+    }
+  }
+  await rmdir(slotDir).catch(() => undefined);
 }
 
-async function discardWarm(w: WarmSandbox): Promise<void> {
+async function discardWarm(mounter: Mounter, w: WarmSandbox): Promise<void> {
   w.launched.child.kill('SIGKILL');
   await w.launched.cgroup?.remove().catch(() => undefined);
-  await releaseSlot(w.slotDir);
+  await releaseSlot(mounter, w.slotDir);
 }
 
 export interface BubblewrapDriverOptions {
@@ -150,6 +160,7 @@ export class BubblewrapDriver implements SandboxDriver {
   #stubs: ReadyPool<Stub> | undefined;
   #warm: ReadyPool<WarmSandbox> | undefined;
   #slotsReaped: Promise<void> | undefined;
+  #mounterInstance: Mounter | undefined;
   /** Host-side cleanup of destroyed sandboxes still running; close() waits for it. */
   readonly #cleanups = new Set<Promise<void>>();
 
@@ -249,7 +260,7 @@ export class BubblewrapDriver implements SandboxDriver {
       this.#warm ??= new ReadyPool(
         this.#prespawn,
         () => this.#startWarm(),
-        (w) => discardWarm(w),
+        (w) => discardWarm(this.#mounter, w),
         (w) => w.launched.child.exitCode === null,
       );
       const warm = this.#warm.take();
@@ -258,9 +269,9 @@ export class BubblewrapDriver implements SandboxDriver {
           await warm.launched.cgroup?.setLimits(cgroupLimits);
           await chownTree(workspace, warm.launched.hostUid, warm.launched.hostUid);
           // The slot is a shared mount bound at /workspace: this bind propagates into the sandbox.
-          await execFileAsync('mount', ['--bind', '--', workspace, warm.slotDir]);
+          await this.#mounter.bind(workspace, warm.slotDir);
         } catch (err) {
-          await discardWarm(warm);
+          await discardWarm(this.#mounter, warm);
           await chownTree(workspace, wsStat.uid, wsStat.gid).catch(() => undefined);
           throw new SandboxError(
             'sandbox_failed',
@@ -269,7 +280,7 @@ export class BubblewrapDriver implements SandboxDriver {
           );
         }
         return this.#track(id, workspace, options, warm.launched, baseEnv, restoreOwner, () =>
-          releaseSlot(warm.slotDir),
+          releaseSlot(this.#mounter, warm.slotDir),
         );
       }
     }
@@ -335,6 +346,11 @@ export class BubblewrapDriver implements SandboxDriver {
     );
   }
 
+  get #mounter(): Mounter {
+    this.#mounterInstance ??= new Mounter(this.#python ?? '/usr/bin/python3');
+    return this.#mounterInstance;
+  }
+
   /** Starts a sandbox whose /workspace is an empty shared mount point, limits still unset. */
   async #startWarm(): Promise<WarmSandbox> {
     await mkdir(SLOTS_DIR, { recursive: true, mode: 0o711 });
@@ -342,13 +358,11 @@ export class BubblewrapDriver implements SandboxDriver {
     const slotDir = join(SLOTS_DIR, `${process.pid}-${randomBytes(6).toString('hex')}`);
     await mkdir(slotDir);
     try {
-      await execFileAsync('sh', [
-        '-c',
-        'mount --bind -- "$1" "$1" && mount --make-shared -- "$1"',
-        'sh',
-        slotDir,
-      ]);
+      await this.#mounter.bind(slotDir, slotDir);
+      await this.#mounter.makeShared(slotDir);
       const stub = await spawnStub(this.#stubOptions());
+      // The default policy's limits, so a default-policy session writes none when it adopts it.
+      await stub.cgroup?.setLimits(WARM_LIMITS);
       const launched = await this.#launch(stub, {
         rlimits: [`fsize=${WARM_DISK_MB * 1024 * 1024}`, 'core=0'],
         tmpBytes: WARM_DISK_MB * 1024 * 1024,
@@ -359,7 +373,7 @@ export class BubblewrapDriver implements SandboxDriver {
       });
       return { launched, slotDir };
     } catch (err) {
-      await releaseSlot(slotDir);
+      await releaseSlot(this.#mounter, slotDir);
       throw err;
     }
   }
@@ -370,7 +384,7 @@ export class BubblewrapDriver implements SandboxDriver {
       for (const name of await readdir(SLOTS_DIR).catch(() => [] as string[])) {
         const pid = Number(name.split('-')[0]);
         if (Number.isInteger(pid) && pid !== process.pid && !existsSync(`/proc/${pid}`)) {
-          await releaseSlot(join(SLOTS_DIR, name));
+          await releaseSlot(this.#mounter, join(SLOTS_DIR, name));
         }
       }
     })();
@@ -490,5 +504,6 @@ export class BubblewrapDriver implements SandboxDriver {
       this.#warm?.close(),
     ]);
     await Promise.allSettled([...this.#cleanups]);
+    this.#mounterInstance?.close();
   }
 }

@@ -123,7 +123,7 @@ export class ReadyPool<T> {
   readonly #discard: (item: T) => Promise<void>;
   readonly #usable: (item: T) => boolean;
   readonly #ready: T[] = [];
-  #filling = 0;
+  readonly #fills = new Set<Promise<void>>();
   #closed = false;
 
   constructor(
@@ -155,21 +155,22 @@ export class ReadyPool<T> {
   }
 
   #refill(): void {
-    while (!this.#closed && this.#ready.length + this.#filling < this.#size) {
-      this.#filling++;
-      void this.#make()
+    while (!this.#closed && this.#ready.length + this.#fills.size < this.#size) {
+      const fill: Promise<void> = this.#make()
         .then(async (item) => {
           if (this.#closed) await this.#discard(item);
           else this.#ready.push(item);
         })
         .catch(() => undefined)
-        .finally(() => this.#filling--);
+        .finally(() => this.#fills.delete(fill));
+      this.#fills.add(fill);
     }
   }
 
+  /** Discards what is ready and waits for fills in flight (they discard themselves). */
   async close(): Promise<void> {
     this.#closed = true;
     const items = this.#ready.splice(0);
-    await Promise.all(items.map((i) => this.#discard(i)));
+    await Promise.all([...items.map((i) => this.#discard(i)), ...this.#fills]);
   }
 }
