@@ -4,12 +4,18 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, resolveTier } from '../../src/config/load-config.js';
-import { RingfenceService } from '../../src/service/ringfence-service.js';
+import type { RingfenceService } from '../../src/service/ringfence-service.js';
 import { missingBubblewrap, missingRoot, reportSkip } from '../helpers/capabilities.js';
 import { netnsSkipReason } from '../helpers/netns.js';
 import { startGitServer, SUBNET_GIT, type GitServer } from './git-server.js';
-import { allEvents, client, finished, writeServiceConfig, type Client } from './service-harness.js';
+import {
+  allEvents,
+  client,
+  finished,
+  writeServiceConfig,
+  type Client,
+  startTestService,
+} from './service-harness.js';
 
 const skip = reportSkip(
   'git workspaces',
@@ -52,18 +58,7 @@ describe.skipIf(skip)('git workspaces cloned inside the sandbox through the egre
       },
     );
     dir = cfg.dir;
-    const { config, path } = loadConfig(cfg.configPath);
-    service = new RingfenceService({
-      dataDir: cfg.dataDir,
-      resolveTier: (name) => resolveTier(config, name, path),
-      defaultTier: 'dev',
-      tiers: ['dev'],
-      port: 0,
-      workers: 2,
-      reaper: false,
-      pollIntervalMs: 50,
-    });
-    await service.start();
+    service = await startTestService(cfg);
     c = client(service.url!, (await service.stores.keys.createKey('t-git', 'submit')).key);
   }, 60_000);
 

@@ -6,16 +6,21 @@ import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, resolveTier } from '../../src/config/load-config.js';
 import { ConfigError } from '../../src/errors.js';
 import type { AlertStore, StoredAlert } from '../../src/monitoring/alert-store.js';
 import { signWebhook } from '../../src/monitoring/alert-webhook.js';
 import { SessionOutcomes } from '../../src/monitoring/session-outcomes.js';
 import { SloMonitor } from '../../src/monitoring/slo-monitor.js';
 import { monitoringSchema } from '../../src/monitoring/slo-schema.js';
-import { RingfenceService } from '../../src/service/ringfence-service.js';
+import type { RingfenceService } from '../../src/service/ringfence-service.js';
 import { missingBubblewrap, missingRoot, reportSkip } from '../helpers/capabilities.js';
-import { client, finished, until, writeServiceConfig } from './service-harness.js';
+import {
+  client,
+  finished,
+  until,
+  writeServiceConfig,
+  startTestService,
+} from './service-harness.js';
 
 class MemoryAlerts implements AlertStore {
   readonly rows: StoredAlert[] = [];
@@ -148,19 +153,9 @@ describe.skipIf(skip)('SLO monitoring in the service (real sessions, real webhoo
       },
     );
     dir = cfg.dir;
-    const { config, path } = loadConfig(cfg.configPath);
-    service = new RingfenceService({
-      dataDir: cfg.dataDir,
-      resolveTier: (name) => resolveTier(config, name, path),
-      defaultTier: 'dev',
-      tiers: ['dev'],
-      port: 0,
-      workers: 2,
-      reaper: false,
-      pollIntervalMs: 50,
+    service = await startTestService(cfg, {
       monitoring: { env: { RF_TEST_WEBHOOK_SECRET: secret }, webhookBaseDelayMs: 20 },
     });
-    await service.start();
   }, 60_000);
 
   afterAll(async () => {

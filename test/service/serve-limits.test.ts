@@ -3,11 +3,17 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceLimitsFromFlags } from '../../src/cli/serve-command.js';
-import { loadConfig, resolveTier } from '../../src/config/load-config.js';
 import { ConfigError } from '../../src/errors.js';
-import { RingfenceService } from '../../src/service/ringfence-service.js';
+import type { RingfenceService } from '../../src/service/ringfence-service.js';
 import { missingBubblewrap, missingRoot, reportSkip } from '../helpers/capabilities.js';
-import { client, finished, threeToolScript, until, writeServiceConfig } from './service-harness.js';
+import {
+  client,
+  finished,
+  threeToolScript,
+  until,
+  writeServiceConfig,
+  startTestService,
+} from './service-harness.js';
 
 describe('serve limit flags', () => {
   it('parse into rate limits and tenant caps', () => {
@@ -60,19 +66,9 @@ describe.skipIf(skip)('tenant caps in the service (real sandboxes)', () => {
     // Turn 1 is slowed so sessions overlap long enough to observe who runs.
     const cfg = writeServiceConfig(threeToolScript({ turn: 1, ms: 1_500 }));
     dir = cfg.dir;
-    const { config, path } = loadConfig(cfg.configPath);
-    service = new RingfenceService({
-      dataDir: cfg.dataDir,
-      resolveTier: (name) => resolveTier(config, name, path),
-      defaultTier: 'dev',
-      tiers: ['dev'],
-      port: 0,
-      workers: 2,
-      reaper: false,
-      pollIntervalMs: 50,
+    service = await startTestService(cfg, {
       ...serviceLimitsFromFlags({ tenantCap: ['t-capped=1'] }),
     });
-    await service.start();
   }, 60_000);
 
   afterAll(async () => {

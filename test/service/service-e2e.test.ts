@@ -3,8 +3,7 @@
 // over the API resuming the loop, and SSE resume with Last-Event-ID on a real session.
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, resolveTier } from '../../src/config/load-config.js';
-import { RingfenceService } from '../../src/service/ringfence-service.js';
+import type { RingfenceService } from '../../src/service/ringfence-service.js';
 import { missingBubblewrap, missingRoot, reportSkip } from '../helpers/capabilities.js';
 import {
   allEvents,
@@ -15,6 +14,7 @@ import {
   until,
   writeServiceConfig,
   type Client,
+  startTestService,
 } from './service-harness.js';
 
 const skip = reportSkip('service e2e', missingBubblewrap() ?? missingRoot());
@@ -24,18 +24,7 @@ async function startService(
   allow?: string[],
 ): Promise<{ service: RingfenceService; dir: string }> {
   const { dir, configPath, dataDir } = writeServiceConfig(turns, allow ? { allow } : {});
-  const { config, path } = loadConfig(configPath);
-  const service = new RingfenceService({
-    dataDir,
-    resolveTier: (name) => resolveTier(config, name, path),
-    defaultTier: 'dev',
-    tiers: ['dev'],
-    port: 0,
-    workers: 3,
-    reaper: false,
-    pollIntervalMs: 50,
-  });
-  await service.start();
+  const service = await startTestService({ configPath, dataDir }, { workers: 3 });
   return { service, dir };
 }
 

@@ -4,6 +4,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { loadConfig, resolveTier } from '../../src/config/load-config.js';
+import {
+  RingfenceService,
+  type RingfenceServiceOptions,
+} from '../../src/service/ringfence-service.js';
 
 export interface ScriptTurn {
   content: Record<string, unknown>[];
@@ -165,4 +170,28 @@ export async function allEvents(c: Client, id: string): Promise<StoredEvent[]> {
 /** tool_use ids of every executed tool call (tool_result events), in order. */
 export function executedToolUseIds(events: readonly StoredEvent[]): string[] {
   return events.filter((e) => e.type === 'tool_result').map((e) => String(e.data['tool_use_id']));
+}
+
+/**
+ * Starts an in-process service on a config written by writeServiceConfig: the dev tier, the API
+ * on a free port, no reaper, fast polling; `overrides` adds or replaces options.
+ */
+export async function startTestService(
+  cfg: { configPath: string; dataDir: string },
+  overrides: Partial<RingfenceServiceOptions> = {},
+): Promise<RingfenceService> {
+  const { config, path } = loadConfig(cfg.configPath);
+  const service = new RingfenceService({
+    dataDir: cfg.dataDir,
+    resolveTier: (name) => resolveTier(config, name, path),
+    defaultTier: 'dev',
+    tiers: ['dev'],
+    port: 0,
+    workers: 2,
+    reaper: false,
+    pollIntervalMs: 50,
+    ...overrides,
+  });
+  await service.start();
+  return service;
 }

@@ -3,8 +3,7 @@
 // with POST /messages starts from its stored conversation and workspace, in the same transcript.
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, resolveTier } from '../../src/config/load-config.js';
-import { RingfenceService } from '../../src/service/ringfence-service.js';
+import type { RingfenceService } from '../../src/service/ringfence-service.js';
 import { missingBubblewrap, missingRoot, reportSkip } from '../helpers/capabilities.js';
 import {
   allEvents,
@@ -15,6 +14,7 @@ import {
   until,
   writeServiceConfig,
   type Client,
+  startTestService,
 } from './service-harness.js';
 
 const skip = reportSkip('session lifecycle', missingBubblewrap() ?? missingRoot());
@@ -46,18 +46,7 @@ describe.skipIf(skip)('session lifecycle over the API (real runner, real sandbox
     // Bash is not pre-approved by the tier: a Bash call waits for an answer over the API.
     const cfg = writeServiceConfig(lifecycleScript(), { allow: ['Read', 'Write'] });
     dir = cfg.dir;
-    const { config, path } = loadConfig(cfg.configPath);
-    service = new RingfenceService({
-      dataDir: cfg.dataDir,
-      resolveTier: (name) => resolveTier(config, name, path),
-      defaultTier: 'dev',
-      tiers: ['dev'],
-      port: 0,
-      workers: 2,
-      reaper: false,
-      pollIntervalMs: 50,
-    });
-    await service.start();
+    service = await startTestService(cfg);
     c = client(service.url!, (await service.stores.keys.createKey('t-life', 'submit')).key);
   }, 60_000);
 
