@@ -128,7 +128,7 @@ const toolRule = z
   .min(1)
   .refine((r) => r !== '*' && !/^\*/.test(r), 'wildcard grants like "*" are not allowed');
 
-export const mcpServerSchema = z
+const stdioMcpServerSchema = z
   .object({
     command: z
       .array(z.string().min(1))
@@ -141,6 +141,27 @@ export const mcpServerSchema = z
     cwd: z.string().optional().describe('Working directory inside /workspace. Absent: /workspace.'),
   })
   .strict();
+
+const remoteMcpServerSchema = z
+  .object({
+    url: z
+      .string()
+      .url()
+      .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
+      .describe(
+        'Streamable-HTTP MCP endpoint. Reached from INSIDE the sandbox through the session egress proxy, so network.allow must list its host.',
+      ),
+    headers: z
+      .record(z.string())
+      .default({})
+      .describe(
+        'Extra request headers (no secrets: bind credentials with `secrets`). Absent: none.',
+      ),
+  })
+  .strict();
+
+/** A stdio server started inside the sandbox, or a remote one reached through the egress proxy. */
+export const mcpServerSchema = z.union([stdioMcpServerSchema, remoteMcpServerSchema]);
 
 export const HOOK_EVENTS = [
   'PreToolUse',
@@ -209,7 +230,7 @@ export const toolsPolicySchema = z
       )
       .optional()
       .describe(
-        'stdio MCP servers started INSIDE the sandbox; their tools appear as mcp__NAME__TOOL. Absent or empty: none.',
+        'MCP servers: stdio ones started INSIDE the sandbox, remote (url) ones reached through the session egress proxy; their tools appear as mcp__NAME__TOOL. Absent or empty: none.',
       ),
     hooks: z
       .array(commandHookSchema)

@@ -29,6 +29,12 @@ export const SUBNET_D: Subnet = {
   prefix: 28,
 };
 /** test/agent/web-fetch.test.ts (WebFetch through a session's egress proxy). */
+/** The remote-MCP agent test's host (198.51.100.176/28). */
+export const SUBNET_MCP: Subnet = {
+  hostIp: '198.51.100.177',
+  upstreamIp: '198.51.100.178',
+  prefix: 28,
+};
 export const SUBNET_AGENT: Subnet = {
   hostIp: '203.0.113.129',
   upstreamIp: '203.0.113.130',

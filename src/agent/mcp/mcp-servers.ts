@@ -1,4 +1,5 @@
-// Connects the policy's stdio MCP servers (each a process INSIDE the sandbox) and exposes their
+// Connects the policy's MCP servers (stdio ones as processes INSIDE the sandbox, remote ones via
+// an in-sandbox bridge through the egress proxy) and exposes their
 // tools as mcp__server__tool; annotations go to the permission engine (unannotated = destructive).
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { z } from 'zod';
@@ -7,6 +8,7 @@ import type { Sandbox } from '../../sandbox/driver.js';
 import type { McpToolInfo, PermissionLogger } from '../permissions/index.js';
 import type { AgentTool, JsonSchemaObject, ToolOutcome } from '../tools/agent-tool.js';
 import { SandboxStdioTransport } from './sandbox-stdio-transport.js';
+import { remoteBridgeCommand } from './remote-bridge.js';
 
 /** How long a server has to answer initialize + tools/list: 20 s. */
 export const MCP_CONNECT_TIMEOUT_MS = 20_000;
@@ -39,10 +41,13 @@ async function connectOne(
   sandbox: Sandbox,
   opts: { signal: AbortSignal; logger: PermissionLogger },
 ): Promise<McpConnection> {
-  const transport = new SandboxStdioTransport(sandbox, cfg.command, {
-    env: cfg.env,
+  // A remote server is reached from inside the sandbox too, through a bridge that speaks stdio to
+  // us and HTTP through the session's egress proxy to the server.
+  const argv = 'url' in cfg ? remoteBridgeCommand(cfg.url, cfg.headers) : cfg.command;
+  const transport = new SandboxStdioTransport(sandbox, argv, {
+    env: 'url' in cfg ? {} : cfg.env,
     timeoutMs: MCP_SERVER_LIFETIME_MS,
-    ...(cfg.cwd === undefined ? {} : { cwd: cfg.cwd }),
+    ...('url' in cfg || cfg.cwd === undefined ? {} : { cwd: cfg.cwd }),
     onStderr: (t) => opts.logger.debug({ server: name, stderr: t }, 'mcp stderr'),
   });
   const client = new Client({ name: 'ringfence', version: '0.1.0' });
