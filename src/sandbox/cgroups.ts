@@ -1,7 +1,7 @@
 // Resource limits through cgroups, v1 (memory, pids, cpu hierarchies) or v2 (unified), for one
 // sandbox: create with limits, report which limit fired, read usage, kill everything, remove.
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rmdir, writeFile, readdir } from 'node:fs/promises';
+import { mkdir, rmdir, writeFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const ROOT = '/sys/fs/cgroup';
@@ -68,9 +68,14 @@ function keyedCount(text: string, key: string): number {
   return m ? Number(m[1]) : 0;
 }
 
+/**
+ * Reads a small cgroup file. Synchronous on purpose: these are a few bytes from a virtual
+ * filesystem (microseconds), and going through libuv's thread pool would queue them behind
+ * whatever else the process is doing (warm sandboxes being prepared) for milliseconds.
+ */
 async function readOr(file: string, fallback = ''): Promise<string> {
   try {
-    return await readFile(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch {
     return fallback;
   }

@@ -371,6 +371,9 @@ export class BubblewrapDriver implements SandboxDriver {
         extraReadOnly: [],
         workspaceSource: slotDir,
       });
+      // The first read of a fresh cgroup's counters costs ~3 ms (the kernel's first stat flush);
+      // pay it here, in the background, not in the session's first exec.
+      await launched.cgroup?.counters();
       return { launched, slotDir };
     } catch (err) {
       await releaseSlot(this.#mounter, slotDir);
