@@ -7,8 +7,8 @@ import { RingfenceError } from '../errors.js';
 import type { ModelGateway } from './model-gateway.js';
 import { ModelError } from './model-errors.js';
 import type { MessageParams } from './providers/model-provider.js';
+import { readBody } from './read-body.js';
 
-const MAX_BODY_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_PING_INTERVAL_MS = 10_000;
 
 export interface GatewaySession {
@@ -170,20 +170,4 @@ export class GatewayServer {
       res.end();
     }
   }
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error('body too large'));
-        req.destroy();
-      } else parts.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    req.on('error', reject);
-  });
 }

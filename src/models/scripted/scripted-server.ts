@@ -19,8 +19,8 @@ import {
   PING_EVENT,
   type SseEvent,
 } from './scripted-sse.js';
+import { readBody } from '../read-body.js';
 
-const MAX_BODY_BYTES = 32 * 1024 * 1024;
 /** Any dated version is accepted (2023-06-01, 2023-01-01, newer SDKs' values); absent is fine too. */
 const VERSION_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -61,24 +61,6 @@ function sendError(res: ServerResponse, e: ApiErrorBody): void {
   }
   res.writeHead(e.status, headers);
   res.end(JSON.stringify({ type: 'error', error: { type: e.type, message: e.message } }));
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error('body too large'));
-        req.destroy();
-        return;
-      }
-      parts.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function presentedKey(req: IncomingMessage): string | undefined {
