@@ -12,8 +12,7 @@ import { loadTier } from '../config/load-config.js';
 import { permissionModeSchema, type Policy } from '../policy/policy-schema.js';
 import { validatePolicy } from '../policy/load-policy.js';
 import { createDriver } from '../sandbox/create-driver.js';
-import { provisionSandbox } from '../sandbox/provision.js';
-import { openSessionEgress } from '../egress/session-egress.js';
+import { provisionSessionSandbox } from '../sandbox/provision.js';
 import { RoutingGateway } from '../models/gateway/routing-gateway.js';
 import { chooseRoutes } from '../models/choose-routes.js';
 import { openAuditLog } from '../audit/open-audit.js';
@@ -140,20 +139,13 @@ async function runCommand(prompt: string, flags: RunFlags, cmd: Command): Promis
   let success = false;
   try {
     // Egress: the session's own proxy, each decision appended to the session's audit log.
-    const egress = await openSessionEgress(policy, tier.dataDir, (ev) => {
-      void audit
-        .append(sessionId, 'egress', JSON.parse(JSON.stringify(ev)) as Record<string, never>)
-        .catch(() => undefined);
-    });
-    const sandbox = await provisionSandbox(driver, {
+    const { sandbox, egress } = await provisionSessionSandbox(driver, {
       workspace,
       policy,
       sessionId,
       signal: abort.signal,
-      ...(egress ? { egress: egress.wiring } : {}),
-    }).catch(async (err: unknown) => {
-      await egress?.close();
-      throw err;
+      dataDir: tier.dataDir,
+      audit,
     });
     try {
       const run = runAgent({

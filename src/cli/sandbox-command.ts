@@ -8,7 +8,7 @@ import { loadTier } from '../config/load-config.js';
 import { loadPolicyFile, validatePolicy } from '../policy/load-policy.js';
 import type { Policy } from '../policy/policy-schema.js';
 import { createDriver } from '../sandbox/create-driver.js';
-import { provisionSandbox } from '../sandbox/provision.js';
+import { provisionSessionSandbox } from '../sandbox/provision.js';
 import type { DriverName } from '../sandbox/driver.js';
 import { ConfigError } from '../errors.js';
 import { globalOptions } from './config-command.js';
@@ -73,21 +73,11 @@ export function registerSandboxCommand(program: Command): void {
       process.once('SIGTERM', onSignal);
       let exitCode = 1;
       try {
-        // The proxy (and its TLS/CA code) is loaded only when the policy lets something out.
-        const egress =
-          policy.network.allow.length > 0 || Object.keys(policy.secrets).length > 0
-            ? await (
-                await import('../egress/session-egress.js')
-              ).openSessionEgress(policy, tier.dataDir)
-            : undefined;
-        const box = await provisionSandbox(driver, {
+        const { sandbox: box, egress } = await provisionSessionSandbox(driver, {
           workspace,
           policy,
           signal: abort.signal,
-          ...(egress ? { egress: egress.wiring } : {}),
-        }).catch(async (err: unknown) => {
-          await egress?.close();
-          throw err;
+          dataDir: tier.dataDir,
         });
         try {
           const stdin = process.stdin.isTTY

@@ -9,9 +9,11 @@ import { SandboxError } from '../errors.js';
 import type {
   CertificateAuthority,
   CredentialBinding,
+  DecisionEvent,
   EgressProxy,
   EgressSession,
 } from '../egress/index.js';
+import type { SessionEgress } from '../egress/session-egress.js';
 import { proxyEnv } from '../egress/proxy-env.js';
 import type { CreateSandboxOptions, Sandbox, SandboxDriver } from './driver.js';
 
@@ -188,4 +190,61 @@ function withEgress(sandbox: Sandbox, teardown: () => Promise<void>): Sandbox {
         : value;
     },
   });
+}
+
+/** Where a session's egress decisions go (the audit log's `append`). */
+export interface EgressAuditSink {
+  append(logId: string, type: 'egress', data: Record<string, never>): Promise<unknown>;
+}
+
+export interface SessionSandboxOptions extends CreateSandboxOptions {
+  /** Data directory (the egress CA lives there). */
+  dataDir: string;
+  /** Each egress decision is appended here under the session id, when given. */
+  audit?: EgressAuditSink | undefined;
+  /** Also told every decision (e.g. to collect denials). */
+  onDecision?: (ev: DecisionEvent) => void;
+}
+
+export interface SessionSandbox {
+  sandbox: Sandbox;
+  /** The session's egress, when its policy lets anything out; close it after the sandbox. */
+  egress: SessionEgress | undefined;
+}
+
+/**
+ * What `ringfence run`, `sandbox exec` and the worker do for a session: open its egress (only
+ * when the policy lets something out; the proxy code is loaded only then), record each decision
+ * in the audit log, and provision the sandbox with it. Nothing is left open on failure.
+ */
+export async function provisionSessionSandbox(
+  driver: SandboxDriver,
+  options: SessionSandboxOptions,
+): Promise<SessionSandbox> {
+  const { dataDir, audit, onDecision, ...create } = options;
+  const { policy } = create;
+  const logId = create.sessionId;
+  const needsEgress = policy.network.allow.length > 0 || Object.keys(policy.secrets).length > 0;
+  const egress = needsEgress
+    ? await (
+        await import('../egress/session-egress.js')
+      ).openSessionEgress(policy, dataDir, (ev) => {
+        onDecision?.(ev);
+        if (audit && logId) {
+          void audit
+            .append(logId, 'egress', JSON.parse(JSON.stringify(ev)) as Record<string, never>)
+            .catch(() => undefined);
+        }
+      })
+    : undefined;
+  try {
+    const sandbox = await provisionSandbox(driver, {
+      ...create,
+      ...(egress ? { egress: egress.wiring } : {}),
+    });
+    return { sandbox, egress };
+  } catch (err) {
+    await egress?.close();
+    throw err;
+  }
 }

@@ -9,10 +9,9 @@ import { runAgent } from '../agent/run-agent.js';
 import { DEFAULT_MAX_TURNS } from '../agent/run-options.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { DecisionEvent } from '../egress/events.js';
-import { openSessionEgress } from '../egress/session-egress.js';
 import { EgressDeniedError, RingfenceError } from '../errors.js';
 import { policySchema, type Policy, type PermissionMode } from '../policy/policy-schema.js';
-import { provisionSandbox } from '../sandbox/provision.js';
+import { provisionSessionSandbox } from '../sandbox/provision.js';
 import type {
   SessionRecord,
   SessionStatus,
@@ -137,21 +136,16 @@ export class AgentSessionRunner implements SessionRunner {
     const opts = session.options as SessionOptions;
     const audit = this.#o.audit;
     const denials: DecisionEvent[] = [];
-    const egress = await openSessionEgress(policy, this.#o.dataDir, (ev) => {
-      if (!ev.allowed) denials.push(ev);
-      void audit
-        ?.append(session.id, 'egress', JSON.parse(JSON.stringify(ev)) as Record<string, never>)
-        .catch(() => undefined);
-    });
-    const sandbox = await provisionSandbox(rt.driver, {
+    const { sandbox, egress } = await provisionSessionSandbox(rt.driver, {
       workspace,
       policy,
       sessionId: session.id,
       signal: ctx.signal,
-      ...(egress ? { egress: egress.wiring } : {}),
-    }).catch(async (err: unknown) => {
-      await egress?.close();
-      throw err;
+      dataDir: this.#o.dataDir,
+      audit,
+      onDecision: (ev) => {
+        if (!ev.allowed) denials.push(ev);
+      },
     });
     const base = session.usage;
     // maxTurns bounds one task: turns of this task done before a crash count against it.
