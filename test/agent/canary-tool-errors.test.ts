@@ -29,7 +29,7 @@ describe.skipIf(skip)('tool outcomes reach the canary metrics', () => {
       expect(result.subtype).toBe('success');
       const canary = h.gateway.canary;
       expect(canary).toBeDefined();
-      const arm = canary!.armFor(h.sessionId ?? result.session_id);
+      const arm = canary!.armFor(result.session_id);
       const metrics = canary!.state.metrics[arm];
       expect(metrics.toolResults).toBe(3);
       expect(metrics.toolErrors).toBe(2);
