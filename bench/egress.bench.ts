@@ -1,17 +1,22 @@
 // Egress proxy figures: request latency and 1 MiB / 100 MiB throughput direct vs through the
-// proxy (via the socat relay), the same curl requests through Anthropic's sandbox-runtime (srt)
+// relay + proxy (also from inside a real sandbox), the same curl requests through Anthropic's sandbox-runtime (srt)
 // proxy, and 1,000 concurrent tunnels from 10 sessions. Medians and p90 of repeated samples.
 // Run: SRT_BIN=/path/to/srt node --import tsx bench/egress.bench.ts (root, iproute2, socat, curl).
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { EgressProxy } from '../src/egress/egress-proxy.js';
+import { RelayProcess, relayBinary } from '../src/egress/relay-process.js';
+import { policySchema } from '../src/policy/policy-schema.js';
+import { BubblewrapDriver } from '../src/sandbox/bubblewrap/bubblewrap-driver.js';
+import type { Sandbox } from '../src/sandbox/driver.js';
+import { provisionSandbox } from '../src/sandbox/provision.js';
 import { netnsSkipReason } from '../test/helpers/netns.js';
-import { createWorld, SUBNET_BENCH } from '../test/egress/egress-fixture.js';
+import { createWorld, SUBNET_BENCH, type EgressWorld } from '../test/egress/egress-fixture.js';
 import { startRelay } from '../test/egress/harness.js';
 import { percentile } from './bench-stats.js';
 
@@ -42,27 +47,37 @@ function findSrt(): string | undefined {
   return existsSync('node_modules/.bin/srt') ? 'node_modules/.bin/srt' : undefined;
 }
 
-/** Runs `script` in bash, through `srt -c` when `srt` is given (temp HOME with its settings). */
-async function shell(script: string, srt?: { bin: string; home: string }): Promise<string> {
-  const { stdout } = srt
-    ? await run(srt.bin, ['-c', script], {
+/** Where a curl loop runs: on the host, in srt, or in a ringfence sandbox. */
+type Runner = (script: string) => Promise<string>;
+
+const onHost: Runner = async (script) =>
+  (await run('bash', ['-c', script], { maxBuffer: 1 << 20 })).stdout;
+
+/** `srt -c` with a temp HOME holding its settings. */
+function inSrt(srt: { bin: string; home: string }): Runner {
+  return async (script) =>
+    (
+      await run(srt.bin, ['-c', script], {
         env: { ...process.env, HOME: srt.home },
         cwd: srt.home,
         maxBuffer: 1 << 20,
       })
-    : await run('bash', ['-c', script], { maxBuffer: 1 << 20 });
-  return stdout;
+    ).stdout;
+}
+
+/** A shell inside a real ringfence sandbox (its egress: relay + the session's proxy). */
+function inSandbox(sb: Sandbox): Runner {
+  return async (script) => {
+    const r = await sb.exec(['/bin/bash', '-c', script], { timeoutMs: 600_000 });
+    if (r.exitCode !== 0) throw new Error(`sandbox curl failed: ${r.stderr.slice(0, 500)}`);
+    return r.stdout;
+  };
 }
 
 /** `n` sequential curl processes (a new connection each); returns their total times in ms. */
-async function curlTimes(
-  n: number,
-  args: string,
-  srt?: { bin: string; home: string },
-): Promise<number[]> {
-  const out = await shell(
+async function curlTimes(n: number, args: string, runner: Runner = onHost): Promise<number[]> {
+  const out = await runner(
     `for i in $(seq ${n}); do curl -sS --fail -o /dev/null -w '%{time_total}\\n' ${args} || exit 1; done`,
-    srt,
   );
   return out
     .trim()
@@ -71,14 +86,9 @@ async function curlTimes(
 }
 
 /** curl download rates in MiB/s, `n` samples. */
-async function curlRates(
-  n: number,
-  args: string,
-  srt?: { bin: string; home: string },
-): Promise<number[]> {
-  const out = await shell(
+async function curlRates(n: number, args: string, runner: Runner = onHost): Promise<number[]> {
+  const out = await runner(
     `for i in $(seq ${n}); do curl -sS --fail -o /dev/null -w '%{speed_download}\\n' ${args} || exit 1; done`,
-    srt,
   );
   return out
     .trim()
@@ -186,16 +196,41 @@ function openTunnel(socketPath: string): Promise<Socket> {
   });
 }
 
-/** The curl rows: per-request latency and 100 MiB rate, direct, ringfence and srt. */
-async function curlRows(relayPort: number, dir: string): Promise<{ rows: Row[]; srt: string }> {
+/**
+ * The curl rows: per-request latency and 100 MiB rates over HTTP and HTTPS, direct on the host,
+ * through ringfence's relay + proxy (host-side curl, and curl inside a real bubblewrap sandbox),
+ * and through srt.
+ */
+async function curlRows(
+  relayPort: number,
+  world: EgressWorld,
+  sandbox: Sandbox | undefined,
+): Promise<{ rows: Row[]; srt: string }> {
   const rows: Row[] = [];
-  const direct = `http://${UP}`;
-  const viaProxy = `--proxy http://127.0.0.1:${relayPort} http://api.example.test`;
+  const ca = `--cacert ${world.upstreamCaPath}`;
+  // "tunnel": plain HTTP carried in a CONNECT tunnel (curl -p), the spliced path without TLS.
+  const direct = {
+    http: `http://${UP}`,
+    https: `${ca} https://${UP}`,
+    tunnel: `http://${UP}:8080`,
+  };
+  const proxied = `--proxy http://127.0.0.1:${relayPort}`;
+  const viaProxy = {
+    http: `${proxied} http://api.example.test`,
+    https: `${proxied} ${ca} https://api.example.test`,
+    tunnel: `${proxied} -p http://api.example.test:8080`,
+  };
+  // In the sandbox the proxy comes from its env (HTTP(S)_PROXY -> its relay on 127.0.0.1:3128).
+  const inBox = {
+    http: 'http://api.example.test',
+    https: '--cacert ca.pem https://api.example.test',
+    tunnel: '-p http://api.example.test:8080',
+  };
   const bin = findSrt();
   let srt: { bin: string; home: string } | undefined;
   let srtNote = 'not installed (set SRT_BIN)';
   if (bin) {
-    const home = await mkdtemp(join(dir, 'srt-home-'));
+    const home = await mkdtemp(join(world.dir, 'srt-home-'));
     await writeFile(
       join(home, '.srt-settings.json'),
       JSON.stringify({
@@ -206,15 +241,15 @@ async function curlRows(relayPort: number, dir: string): Promise<{ rows: Row[]; 
     srt = { bin, home };
     srtNote = (await run(bin, ['--version'])).stdout.trim();
   } else console.error('srt not installed: set SRT_BIN or install @anthropic-ai/sandbox-runtime');
-  await curlTimes(5, `${direct}/echo`);
-  const lat = stat(await curlTimes(CURL_REQUESTS, `${direct}/echo`));
-  await curlTimes(5, `${viaProxy}/echo`);
-  const ours = stat(await curlTimes(CURL_REQUESTS, `${viaProxy}/echo`));
+  await curlTimes(5, `${direct.http}/echo`);
+  const lat = stat(await curlTimes(CURL_REQUESTS, `${direct.http}/echo`));
+  await curlTimes(5, `${viaProxy.http}/echo`);
+  const ours = stat(await curlTimes(CURL_REQUESTS, `${viaProxy.http}/echo`));
   rows.push(row('curl request, new connection', 'ms', lat, lat, 'direct'));
   rows.push(row('curl request, new connection', 'ms', lat, ours, 'ringfence'));
   if (srt) {
     // One srt sandbox runs the whole loop: the figure is per request, not srt's start-up.
-    const theirs = stat(await curlTimes(CURL_REQUESTS, `${direct}/echo`, srt));
+    const theirs = stat(await curlTimes(CURL_REQUESTS, `${direct.http}/echo`, inSrt(srt)));
     rows.push(row('curl request, new connection', 'ms', lat, theirs, 'srt'));
   }
   const big = `/bytes?n=${100 << 20}`;
@@ -222,33 +257,33 @@ async function curlRows(relayPort: number, dir: string): Promise<{ rows: Row[]; 
     const sorted = [...v].sort((a, b) => a - b);
     return { median: percentile(sorted, 50), p90: percentile(sorted, 10) };
   };
-  const d = rate(await curlRates(SAMPLES_100MIB, `${direct}${big}`));
-  rows.push(row('curl 100 MiB', 'MiB/s', d, d, 'direct'));
-  rows.push(
-    row(
-      'curl 100 MiB',
-      'MiB/s',
-      d,
-      rate(await curlRates(SAMPLES_100MIB, `${viaProxy}${big}`)),
-      'ringfence',
-    ),
-  );
-  if (srt)
-    rows.push(
-      row(
-        'curl 100 MiB',
-        'MiB/s',
-        d,
-        rate(await curlRates(SAMPLES_100MIB, `${direct}${big}`, srt)),
-        'srt',
-      ),
-    );
+  const metrics = {
+    http: 'curl HTTP 100 MiB',
+    https: 'curl HTTPS 100 MiB',
+    tunnel: 'curl HTTP in CONNECT 100 MiB',
+  };
+  for (const proto of ['http', 'https', 'tunnel'] as const) {
+    const metric = metrics[proto];
+    const d = rate(await curlRates(SAMPLES_100MIB, `${direct[proto]}${big}`));
+    rows.push(row(metric, 'MiB/s', d, d, 'direct'));
+    const p = rate(await curlRates(SAMPLES_100MIB, `${viaProxy[proto]}${big}`));
+    rows.push(row(metric, 'MiB/s', d, p, 'ringfence (host curl)'));
+    if (sandbox) {
+      const b = rate(await curlRates(SAMPLES_100MIB, `${inBox[proto]}${big}`, inSandbox(sandbox)));
+      rows.push(row(metric, 'MiB/s', d, b, 'ringfence (in sandbox)'));
+    }
+    if (srt) {
+      const srtArgs = proto === 'tunnel' ? `-p ${direct[proto]}` : direct[proto];
+      const t = rate(await curlRates(SAMPLES_100MIB, `${srtArgs}${big}`, inSrt(srt)));
+      rows.push(row(metric, 'MiB/s', d, t, 'srt'));
+    }
+  }
   if (srt) await rm(srt.home, { recursive: true, force: true });
   return { rows, srt: srtNote };
 }
 
 const POLICY = {
-  allow: ['api.example.test:80', 'api.example.test:8080'],
+  allow: ['api.example.test', 'api.example.test:80', 'api.example.test:8080'],
   deny: [],
   blockedPorts: [],
   resolve: { 'api.example.test': UP },
@@ -263,26 +298,37 @@ async function serve(socketPath: string): Promise<void> {
   const mod = process.env.EGRESS_PROXY_MODULE ?? '../src/egress/egress-proxy.js';
   const { EgressProxy: Proxy } = (await import(mod)) as { EgressProxy: typeof EgressProxy };
   const proxy = new Proxy({ limits: { connectionsPerSecond: 10_000, connectionBurst: 10_000 } });
-  await proxy.openSession({ sessionId: 'bench', socketPath, policy: POLICY });
-  process.stdout.write('ready\n');
+  const session = await proxy.openSession({ sessionId: 'bench', socketPath, policy: POLICY });
+  // The relay that production starts per sandbox, here on the host's loopback; socat when the
+  // C relay is not built (RELAY=socat forces it, for a before/after).
+  let port = 0;
+  if (relayBinary() && process.env.RELAY !== 'socat') {
+    const relay = await RelayProcess.start({ socketPath, port: 0 });
+    session.attachRelay(relay);
+    port = relay.port;
+  }
+  process.stdout.write(`ready ${port}\n`);
   process.stdin.resume();
   process.stdin.once('end', () => void proxy.close().then(() => process.exit(0)));
 }
 
-/** Starts the proxy child and waits until its session socket listens. */
-async function startProxyProcess(socketPath: string): Promise<() => void> {
+/** Starts the proxy child; resolves its C relay's port (0: none) and how to stop it. */
+async function startProxyProcess(
+  socketPath: string,
+): Promise<{ stop: () => void; relayPort: number }> {
   const child = spawn(
     process.execPath,
     [...process.execArgv, process.argv[1] ?? '', '--serve', socketPath],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
-  await new Promise<void>((resolve, reject) => {
+  const relayPort = await new Promise<number>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) resolve();
+      const m = /ready (\d+)/.exec(d.toString());
+      if (m) resolve(Number(m[1]));
     });
     child.once('exit', (code) => reject(new Error(`proxy process exited (${code})`)));
   });
-  return () => child.stdin.end();
+  return { stop: () => child.stdin.end(), relayPort };
 }
 
 async function main(): Promise<void> {
@@ -297,12 +343,30 @@ async function main(): Promise<void> {
     limits: { connectionsPerSecond: 10_000, connectionBurst: 10_000 },
   });
   const policy = POLICY;
-  const stopProxy = await startProxyProcess(join(world.dir, 'bench.sock'));
+  const child = await startProxyProcess(join(world.dir, 'bench.sock'));
+  const stopProxy = child.stop;
+  const driver = new BubblewrapDriver();
+  let sandbox: Sandbox | undefined;
   try {
-    const relay = await startRelay(
-      join(world.dir, 'bench.sock'),
-      Number(process.env.SOCAT_BLOCK ?? 131_072),
-    );
+    const block = Number(process.env.SOCAT_BLOCK ?? 131_072);
+    const relay = child.relayPort
+      ? { port: child.relayPort, stop: () => undefined }
+      : await startRelay(join(world.dir, 'bench.sock'), block);
+    const relayKind = child.relayPort
+      ? 'rf-relay (C; approved CONNECT tunnels dialled and spliced by it)'
+      : `socat -b ${block} TCP->unix (nodelay)`;
+    // The production path: a bubblewrap sandbox whose egress is its own relay + this process's
+    // proxy session (skipped without bwrap).
+    sandbox = await provisionSandbox(driver, {
+      workspace: await mkdtemp(join(world.dir, 'ws-')),
+      sessionId: 'bench-sandbox',
+      policy: policySchema.parse({ network: POLICY }),
+      egress: { proxy },
+    }).catch((err: unknown) => {
+      console.error(`in-sandbox rows skipped: ${(err as Error).message}`);
+      return undefined;
+    });
+    await sandbox?.writeFile('ca.pem', await readFile(world.upstreamCaPath));
     const rows: Row[] = [];
     const direct = await latency(UP, 80, false);
     const proxied = await latency('127.0.0.1', relay.port, true);
@@ -317,7 +381,7 @@ async function main(): Promise<void> {
       rows.push(row(`node ${label}`, 'MiB/s', d, d, 'direct'));
       rows.push(row(`node ${label}`, 'MiB/s', d, p, 'ringfence'));
     }
-    const curlPart = await curlRows(relay.port, world.dir);
+    const curlPart = await curlRows(relay.port, world, sandbox);
     rows.push(...curlPart.rows);
     relay.stop();
     stopProxy();
@@ -363,8 +427,9 @@ async function main(): Promise<void> {
         {
           at: new Date().toISOString(),
           node: process.version,
-          relay: `socat -b ${process.env.SOCAT_BLOCK ?? 131_072} TCP->unix (nodelay)`,
-          proxy: 'separate node process (as in production); tunnels test in-process',
+          relay: relayKind,
+          proxy:
+            'host-curl and node rows: proxy in its own node process; in-sandbox rows: proxy in the bench process (as in ringfence run); tunnels test in-process',
           srt: curlPart.srt,
           note: 'throughput p90 = the 10th-percentile rate (p90 of transfer time)',
           rows,
@@ -375,6 +440,8 @@ async function main(): Promise<void> {
     );
     console.error('wrote bench/results/egress.json');
   } finally {
+    await sandbox?.destroy();
+    await driver.close();
     stopProxy();
     await proxy.close();
     await world.destroy();

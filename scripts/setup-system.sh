@@ -21,8 +21,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-# The C supervisor (fast sandbox start, 4 MiB per idle sandbox); without it the Python one is used.
-bash scripts/build-supervisor.sh || echo "ringfence setup: C supervisor not built; the Python supervisor stays in use" >&2
+# The C programs: the supervisor (fast sandbox start, 4 MiB per idle sandbox) and the egress relay
+# (spliced tunnels); without them the Python supervisor and socat are used.
+bash scripts/build-supervisor.sh || echo "ringfence setup: C supervisor and relay not built; the Python supervisor and socat stay in use" >&2
 
 # The CLI runs from dist/ (fast start-up); rebuild when any source is newer than the last build.
 if [ ! -f dist/.stamp ] || [ -n "$(find src -newer dist/.stamp -print -quit)" ]; then

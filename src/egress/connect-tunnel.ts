@@ -6,6 +6,7 @@ import { bindingsFor } from './credentials.js';
 import { decideTarget } from './decide.js';
 import { MAX_CLIENT_HELLO_BYTES, parseClientHello } from './tls-client-hello.js';
 import { rawDenyResponse, type Denial } from './reasons.js';
+import { RELAY_HEADER, type RelayLink } from './relay-process.js';
 import { resolvePinned } from './resolve.js';
 import { emitDenied, track, type SessionContext } from './session-context.js';
 import { normaliseTargetHost, parseAuthority, type Target } from './target.js';
@@ -128,11 +129,57 @@ export async function handleConnect(
   };
 
   if (bindingsFor(ctx.bindings, target).length > 0) {
+    // TLS termination needs the bytes here: a relay forwards the client's bytes again.
+    const marked = relayConnection(ctx, req);
+    if (marked) marked.relay.pass(marked.id);
     client.write(ESTABLISHED);
     terminate(client, head, tunnel, (denial) => {
       if (denial) emitEnd(false, denial.reason, 0, 0, true);
       else emitEnd(true, 'allowed', 0, 0, true);
     });
+    return;
+  }
+
+  const viaRelay = relayConnection(ctx, req);
+  if (viaRelay) {
+    const { relay, id } = viaRelay;
+    const errno = await relay.dial(id, ip, target.port);
+    if (errno !== 0 || client.destroyed) {
+      if (errno === 0) relay.drop(id);
+      return refuse(ctx, client, target, { reason: 'upstream_unreachable' }, startedAt, ip);
+    }
+    client.setNoDelay(true);
+    client.write(ESTABLISHED);
+    const start = await tunnelStart(client, head, target);
+    if (!start.ok) {
+      relay.drop(id);
+      if (start.alert) client.end(ALERT_UNRECOGNIZED_NAME);
+      else client.destroy();
+      emitEnd(false, start.reason, 0, 0, false);
+      return;
+    }
+    // The relay replays what was read since the 200 (the bytes checked above) and splices the
+    // rest; this leg ends here and the tunnel's end is reported by the relay.
+    client.off('close', release);
+    let counted = 0;
+    const count = (total: number): boolean => {
+      const ok = ctx.limiter.addBytes(total - counted);
+      counted = total;
+      return ok;
+    };
+    ctx.spliced.add(id);
+    relay.splice(id, ctx.limiter.limits.idleTimeoutMs, {
+      onBytes: (bytesIn, bytesOut) => {
+        if (!count(bytesIn + bytesOut)) relay.drop(id);
+      },
+      onEnd: (bytesIn, bytesOut) => {
+        count(bytesIn + bytesOut);
+        ctx.spliced.delete(id);
+        release();
+        emitEnd(true, 'allowed', bytesIn, bytesOut, false);
+      },
+    });
+    client.end();
     return;
   }
 
@@ -152,35 +199,49 @@ export async function handleConnect(
   upstream.setNoDelay(true);
   client.setNoDelay(true);
   client.write(ESTABLISHED);
-  const hello = await readClientHello(client, head);
-  let first: Buffer;
-  if ('notTls' in hello) {
-    if (target.port === 443) {
-      upstream.destroy();
-      client.destroy();
-      emitEnd(false, 'tls_required', 0, 0, false);
-      return;
-    }
-    first = hello.notTls; // a non-TLS protocol on a listed port other than 443
-  } else if ('reason' in hello) {
+  const start = await tunnelStart(client, head, target);
+  if (!start.ok) {
     upstream.destroy();
-    client.destroy();
-    emitEnd(false, hello.reason, 0, 0, false);
+    if (start.alert) client.end(ALERT_UNRECOGNIZED_NAME);
+    else client.destroy();
+    emitEnd(false, start.reason, 0, 0, false);
     return;
-  } else {
-    const sniDenial = checkSni(target, hello.sni);
-    if (sniDenial) {
-      upstream.destroy();
-      client.end(ALERT_UNRECOGNIZED_NAME);
-      emitEnd(false, sniDenial.reason, 0, 0, false);
-      return;
-    }
-    first = hello.buf;
   }
-  pipeTunnel(ctx, client, upstream, first, (bytesIn, bytesOut) => {
+  pipeTunnel(ctx, client, upstream, start.first, (bytesIn, bytesOut) => {
     release();
     emitEnd(true, 'allowed', bytesIn, bytesOut, false);
   });
+}
+
+/** The trusted relay and its connection id, when the relay marked this CONNECT (first header). */
+function relayConnection(
+  ctx: SessionContext,
+  req: IncomingMessage,
+): { relay: RelayLink; id: string } | undefined {
+  const relay = ctx.relay;
+  const [name, value] = req.rawHeaders;
+  if (!relay || name?.toLowerCase() !== RELAY_HEADER || !value || !/^\d{1,19}$/.test(value))
+    return undefined;
+  if (ctx.served.has(req.socket)) return undefined; // not the connection's first request
+  ctx.served.add(req.socket);
+  return { relay, id: value };
+}
+
+type TunnelStart =
+  | { ok: true; first: Buffer }
+  | { ok: false; reason: string; /** answer with a TLS alert (SNI refused) */ alert: boolean };
+
+/** After the 200: the first bytes must be a ClientHello naming the CONNECT host (TLS on 443). */
+async function tunnelStart(client: Socket, head: Buffer, target: Target): Promise<TunnelStart> {
+  const hello = await readClientHello(client, head);
+  if ('notTls' in hello) {
+    if (target.port === 443) return { ok: false, reason: 'tls_required', alert: false };
+    return { ok: true, first: hello.notTls }; // a non-TLS protocol on a listed port other than 443
+  }
+  if ('reason' in hello) return { ok: false, reason: hello.reason, alert: false };
+  const sniDenial = checkSni(target, hello.sni);
+  if (sniDenial) return { ok: false, reason: sniDenial.reason, alert: true };
+  return { ok: true, first: hello.buf };
 }
 
 function pipeTunnel(

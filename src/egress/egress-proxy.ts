@@ -91,6 +91,8 @@ export class EgressProxy {
         emitter: this.#emitter,
         logger: this.#logger,
         sockets: new Set(),
+        spliced: new Set(),
+        served: new WeakSet(),
         closed: false,
       },
       options.socketPath,

@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import { RingfenceError } from '../errors.js';
 import { createTerminator } from './tls-terminate.js';
 import { handleConnect } from './connect-tunnel.js';
+import type { RelayLink } from './relay-process.js';
 import { handlePlainRequest, handleTerminatedRequest, type TunnelInfo } from './http-forward.js';
 import { denyMessage, rawDenyResponse } from './reasons.js';
 import { track, type SessionContext } from './session-context.js';
@@ -58,6 +59,7 @@ export class EgressSession {
     });
     const terminate = createTerminator(ctx, this.#inner, tunnels);
     this.#server = createServer(options, (req, res) => {
+      ctx.served.add(req.socket);
       if (ctx.closed) return void res.destroy();
       handlePlainRequest(ctx, req, res).catch((err: unknown) => failClosed(res, err));
     });
@@ -107,6 +109,14 @@ export class EgressSession {
     return session;
   }
 
+  /**
+   * Lets `relay` dial and splice the CONNECT tunnels it marks. Attach only a relay that alone can
+   * reach this session's socket (see src/egress/relay.c); without one every byte passes here.
+   */
+  attachRelay(relay: RelayLink | undefined): void {
+    this.#ctx.relay = relay;
+  }
+
   stats(): SessionStats {
     return {
       tunnels: this.#ctx.limiter.tunnels,
@@ -121,6 +131,7 @@ export class EgressSession {
       this.#ctx.closed = true;
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       for (const s of this.#ctx.sockets) s.destroy();
+      for (const id of this.#ctx.spliced) this.#ctx.relay?.drop(id);
       this.#inner.close();
       await closed;
       await rm(this.socketPath, { force: true });

@@ -7,6 +7,7 @@ import type { CompiledNetworkPolicy, ConnectionKind } from './decide.js';
 import type { DecisionEmitter, EgressLogger } from './events.js';
 import type { SessionLimiter } from './limits.js';
 import type { Denial } from './reasons.js';
+import type { RelayLink } from './relay-process.js';
 import type { LookupFn } from './resolve.js';
 import type { Target } from './target.js';
 
@@ -22,6 +23,19 @@ export interface SessionContext {
   readonly emitter: DecisionEmitter;
   readonly logger: EgressLogger;
   readonly sockets: Set<Socket>;
+  /**
+   * The session's trusted relay (the C relay outside the sandbox), when one is attached: CONNECT
+   * requests it marks are dialled and spliced by it. Only the relay can reach the session socket
+   * then, so its mark cannot be forged from inside the sandbox.
+   */
+  relay?: RelayLink | undefined;
+  /**
+   * Client connections that already carried a request: the relay marks only a connection's first
+   * request (a CONNECT), so a mark on a later one was written by the client and is ignored.
+   */
+  readonly served: WeakSet<Socket>;
+  /** Relay connection ids of this session's spliced tunnels (dropped when the session closes). */
+  readonly spliced: Set<string>;
   closed: boolean;
 }
 

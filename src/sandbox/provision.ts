@@ -42,8 +42,34 @@ function runDir(): string {
     : join(tmpdir(), `ringfence-${process.getuid?.() ?? 'user'}`);
 }
 
-/** Starts `socat` in the sandbox's network namespace, forwarding 127.0.0.1:3128 to the proxy socket. */
-async function startRelay(initPid: number, socketPath: string, uid: number): Promise<ChildProcess> {
+/**
+ * The relay of a sandbox: the C relay (build/rf-relay) when built, which lets the session's proxy
+ * hand approved tunnels to it (dialled to the pinned IP, spliced); else `socat`, which forwards
+ * every byte through the proxy (also chosen by RINGFENCE_EGRESS_RELAY=socat). Both listen on
+ * 127.0.0.1:3128 in the sandbox's network namespace only and run as the sandbox's host uid.
+ */
+async function startRelay(
+  initPid: number,
+  session: EgressSession,
+  uid: number,
+): Promise<{ stop(): void }> {
+  const { relayBinary, RelayProcess } = await import('../egress/relay-process.js');
+  if (relayBinary() && process.env.RINGFENCE_EGRESS_RELAY !== 'socat') {
+    const relay = await RelayProcess.start({
+      socketPath: session.socketPath,
+      netns: `/proc/${initPid}/ns/net`,
+      port: SANDBOX_PROXY_PORT,
+      uid,
+    });
+    session.attachRelay(relay);
+    return relay;
+  }
+  const socat = await startSocat(initPid, session.socketPath, uid);
+  return { stop: () => socat.kill('SIGKILL') };
+}
+
+/** `socat` in the sandbox's network namespace, forwarding 127.0.0.1:3128 to the proxy socket. */
+async function startSocat(initPid: number, socketPath: string, uid: number): Promise<ChildProcess> {
   const child = spawn(
     'nsenter',
     [
@@ -137,7 +163,7 @@ export async function provisionSandbox(
     ...proxyEnv({ port: SANDBOX_PROXY_PORT, ...(caFile ? { caCertPath: SANDBOX_CA_PATH } : {}) }),
   };
   let sandbox: Sandbox | undefined;
-  let relay: ChildProcess | undefined;
+  let relay: { stop(): void } | undefined;
   try {
     sandbox = await driver.create({
       ...createOptions,
@@ -155,7 +181,7 @@ export async function provisionSandbox(
         );
       const relayUid = sandbox.hostUid ?? FALLBACK_RELAY_UID;
       await chown(socketPath, relayUid, relayUid);
-      relay = await startRelay(sandbox.initPid, socketPath, relayUid);
+      relay = await startRelay(sandbox.initPid, session, relayUid);
     }
   } catch (err) {
     await sandbox?.destroy().catch(() => undefined);
@@ -164,7 +190,7 @@ export async function provisionSandbox(
     throw err;
   }
   return withEgress(sandbox, async () => {
-    relay?.kill('SIGKILL');
+    relay?.stop();
     await session.close();
     if (caFile) await rm(caFile, { force: true });
   });

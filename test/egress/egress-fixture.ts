@@ -40,6 +40,12 @@ export const SUBNET_AGENT: Subnet = {
   upstreamIp: '203.0.113.130',
   prefix: 28,
 };
+/** test/egress/relay.test.ts (the C relay's hand-off). */
+export const SUBNET_RELAY: Subnet = {
+  hostIp: '198.51.100.193',
+  upstreamIp: '198.51.100.194',
+  prefix: 28,
+};
 /** bench/egress.bench.ts, so the bench can run while the tests do. */
 export const SUBNET_BENCH: Subnet = {
   hostIp: '203.0.113.209',

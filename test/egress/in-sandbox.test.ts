@@ -21,11 +21,23 @@ import { netnsSkipReason } from '../helpers/netns.js';
 import { createWorld, SUBNET_C, type EgressWorld } from './egress-fixture.js';
 
 const common = missingRoot() ?? (await netnsSkipReason());
-const DRIVERS: { name: string; create: () => SandboxDriver; unavailable: string | undefined }[] = [
+const DRIVERS: {
+  name: string;
+  create: () => SandboxDriver;
+  unavailable: string | undefined;
+  /** Forces the socat relay (the fallback when build/rf-relay is absent). */
+  socat?: boolean;
+}[] = [
   {
     name: 'bubblewrap',
     create: () => new BubblewrapDriver(),
     unavailable: common ?? missingBubblewrap(),
+  },
+  {
+    name: 'bubblewrap (socat relay)',
+    create: () => new BubblewrapDriver(),
+    unavailable: common ?? missingBubblewrap(),
+    socat: true,
   },
   {
     name: 'docker',
@@ -42,14 +54,14 @@ const DRIVERS: { name: string; create: () => SandboxDriver; unavailable: string 
   },
 ];
 
-for (const { name, create, unavailable } of DRIVERS) {
+for (const { name, create, unavailable, socat } of DRIVERS) {
   if (unavailable) process.stderr.write(`SKIP egress in a ${name} sandbox: ${unavailable}\n`);
   describe.skipIf(unavailable)(`egress from inside a real ${name} sandbox`, () => {
-    egressSuite(name, create);
+    egressSuite(name, create, socat ?? false);
   });
 }
 
-function egressSuite(name: string, createDriver: () => SandboxDriver): void {
+function egressSuite(name: string, createDriver: () => SandboxDriver, socat: boolean): void {
   const IP = SUBNET_C.upstreamIp;
   const canary = `rf-canary-${randomBytes(12).toString('hex')}`;
   let world: EgressWorld;
@@ -64,6 +76,7 @@ function egressSuite(name: string, createDriver: () => SandboxDriver): void {
   const sh = (script: string) => sb.exec(['/bin/bash', '-c', script], { timeoutMs: 20_000 });
 
   beforeAll(async () => {
+    if (socat) process.env.RINGFENCE_EGRESS_RELAY = 'socat';
     world = await createWorld(SUBNET_C);
     root = await mkdtemp(join(tmpdir(), 'rf-egress-sb-'));
     driver = createDriver();
@@ -106,6 +119,7 @@ function egressSuite(name: string, createDriver: () => SandboxDriver): void {
   }, 60_000);
 
   afterAll(async () => {
+    if (socat) delete process.env.RINGFENCE_EGRESS_RELAY;
     await sb?.destroy();
     await driver?.close();
     await proxy?.close();
