@@ -42,7 +42,8 @@ async function cold(name: string, driver: SandboxDriver, argv: string[] = ['true
   }
 }
 
-async function warm(name: string, driver: SandboxDriver): Promise<void> {
+/** Acquire + one exec from a pool (size 2, default warm-up `true`, default refill delay). */
+async function warm(name: string, driver: SandboxDriver, argv: string[] = ['true']): Promise<void> {
   const pool = new WarmPool({
     driver,
     template: { policy },
@@ -55,7 +56,8 @@ async function warm(name: string, driver: SandboxDriver): Promise<void> {
       await pool.drain();
       const t = performance.now();
       const a = await pool.acquire();
-      await a.sandbox.exec(['true']);
+      const r = await a.sandbox.exec(argv);
+      if (r.exitCode !== 0) throw new Error(`${name}: exit ${r.exitCode} ${r.stderr}`);
       const dt = performance.now() - t;
       if (i >= 2) times.push(dt);
       await pool.release(a);
@@ -68,8 +70,10 @@ async function warm(name: string, driver: SandboxDriver): Promise<void> {
       n: times.length,
       medianMs: pick(50),
       p90Ms: pick(90),
-      note: 'acquire + exec true (release, refill untimed)',
+      note: `acquire + exec ${argv.join(' ')} (pool warmed with true; refill after ${pool.config.refillDelayMs} ms)`,
     });
+  } catch (err) {
+    rows.push({ name, n: 0, medianMs: NaN, p90Ms: NaN, note: `failed: ${(err as Error).message}` });
   } finally {
     await pool.close();
   }
@@ -96,8 +100,10 @@ const gvisor = new GvisorDriver();
 await cold('bubblewrap create+exec true+destroy', bwrap);
 await cold('docker cold create+exec true+destroy', docker);
 await warm('docker warm pool', docker);
+await warm('docker warm pool, exec sh -c', docker, ['sh', '-c', 'echo ok']);
 await cold('gvisor cold create+exec true+destroy', gvisor);
 await warm('gvisor warm pool', gvisor);
+await warm('gvisor warm pool, exec sh -c', gvisor, ['sh', '-c', 'echo ok']);
 await command('raw docker run --rm --network none IMG true', 'docker', [
   'run',
   '--rm',

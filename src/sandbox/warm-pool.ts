@@ -8,6 +8,8 @@ import { SandboxError } from '../errors.js';
 import { silentLogger, type StorageLogger } from '../storage/storage-logger.js';
 import type { CreateSandboxOptions, Sandbox, SandboxDriver } from './driver.js';
 
+const WARMUP_TIMEOUT_MS = 30_000;
+
 export const warmPoolConfigSchema = z
   .object({
     size: z.number().int().min(0).max(256).default(2).describe('Sandboxes kept ready. Absent: 2.'),
@@ -21,6 +23,15 @@ export const warmPoolConfigSchema = z
       .positive()
       .default(4)
       .describe('At most this many sandboxes created per second by the refiller. Absent: 4.'),
+    refillDelayMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(60_000)
+      .default(250)
+      .describe(
+        'After a hand-out that leaves ready sandboxes, the refill waits this long so it does not compete with the new session; an emptied pool refills at once. Absent: 250.',
+      ),
   })
   .strict();
 export type WarmPoolConfig = z.infer<typeof warmPoolConfigSchema>;
@@ -37,6 +48,12 @@ export interface WarmPoolOptions {
   logger?: StorageLogger;
   /** Clock for sandbox ages (the refill rate always uses real time). */
   now?: () => number;
+  /**
+   * Run once in each new sandbox before it is pooled, so a session's first exec finds the
+   * runtime's caches warm (gVisor loads a program's files through its gofer on first use).
+   * Default `['true']`; null: none. A non-zero exit is ignored; a failed exec discards the sandbox.
+   */
+  warmup?: readonly string[] | null;
 }
 
 export interface AcquiredSandbox {
@@ -59,12 +76,14 @@ export class WarmPool {
   readonly #config: WarmPoolConfig;
   readonly #logger: StorageLogger;
   readonly #now: () => number;
+  readonly #warmup: readonly string[] | null;
   readonly #ready: Ready[] = [];
   readonly #creating = new Set<Promise<void>>();
   #root: string | undefined;
   readonly #rootOption: string | undefined;
   #closed = false;
   #timer: NodeJS.Timeout | undefined;
+  #timerDue = 0;
   #expiryTimer: NodeJS.Timeout | undefined;
   #lastCreateAt = -Infinity;
   #failures = 0;
@@ -75,6 +94,7 @@ export class WarmPool {
     this.#config = warmPoolConfigSchema.parse(options.config ?? {});
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
+    this.#warmup = options.warmup === undefined ? ['true'] : options.warmup;
     this.#rootOption = options.workspaceRoot;
   }
 
@@ -108,7 +128,9 @@ export class WarmPool {
     if (this.#closed) throw new SandboxError('sandbox_unavailable', 'warm pool is closed');
     this.#evictExpired();
     const ready = this.#ready.shift();
-    this.#schedule(0);
+    // Nothing is urgent while sandboxes remain ready: starting a replacement (hundreds of ms of
+    // CPU for gVisor) waits so it does not compete with the first commands of this session.
+    this.#schedule(this.#ready.length > 0 ? this.#config.refillDelayMs : 0, true);
     if (ready) return { sandbox: ready.sandbox, workspace: ready.workspace, pooled: true };
     const workspace = await mkdtemp(join(await this.#workspaceRoot(), 'ws-'));
     try {
@@ -172,9 +194,40 @@ export class WarmPool {
     await rm(r.workspace, { recursive: true, force: true }).catch(() => undefined);
   }
 
-  /** Runs the refiller after `delayMs` unless it is already scheduled. */
-  #schedule(delayMs: number): void {
-    if (this.#closed || this.#timer) return;
+  /** Runs the warm-up command; false when the sandbox could not run it at all. */
+  async #warmUp(sandbox: Sandbox): Promise<boolean> {
+    if (!this.#warmup || this.#warmup.length === 0) return true;
+    try {
+      const r = await sandbox.exec(this.#warmup, { timeoutMs: WARMUP_TIMEOUT_MS });
+      if (r.exitCode === 0) return true;
+      if (r.limit) return false;
+      // A command the image lacks is no reason to discard; a sandbox that died is: a round trip
+      // to its supervisor tells them apart (it throws when the sandbox is gone).
+      await sandbox.list('/workspace');
+      this.#logger.debug(
+        { sandbox: sandbox.id, exitCode: r.exitCode },
+        'warm pool: warm-up exited non-zero',
+      );
+      return true;
+    } catch (err) {
+      this.#logger.debug({ sandbox: sandbox.id, err: (err as Error).message }, 'warm-up failed');
+      return false;
+    }
+  }
+
+  /**
+   * Runs the refiller after `delayMs` unless it is already scheduled. With `moveUp` a wake-up due
+   * later is brought forward (an emptied pool must not wait out an earlier hand-out's delay),
+   * except during a failure back-off.
+   */
+  #schedule(delayMs: number, moveUp = false): void {
+    if (this.#closed) return;
+    const due = performance.now() + delayMs;
+    if (this.#timer) {
+      if (!moveUp || this.#failures > 0 || this.#timerDue <= due) return;
+      clearTimeout(this.#timer);
+    }
+    this.#timerDue = due;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#refill();
@@ -222,6 +275,10 @@ export class WarmPool {
     const workspace = await mkdtemp(join(await this.#workspaceRoot(), 'ws-'));
     try {
       const sandbox = await this.#driver.create({ ...this.#template, workspace });
+      if (!(await this.#warmUp(sandbox))) {
+        await this.#discard({ sandbox, workspace, createdAt: 0 });
+        throw new SandboxError('sandbox_failed', `warm-up exec failed in ${sandbox.id}`);
+      }
       this.#failures = 0;
       if (this.#closed) {
         await this.#discard({ sandbox, workspace, createdAt: 0 });

@@ -1,3 +1,8 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultPolicy } from '../../src/policy/policy-schema.js';
 import { GvisorDriver } from '../../src/sandbox/gvisor/gvisor-driver.js';
 import { runDriverSuite } from '../sandbox/driver-suite.js';
 import { dockerUnavailable, selected } from './availability.js';
@@ -40,4 +45,30 @@ runDriverSuite({
     },
   ],
   ...(unavailable ? { unavailable } : {}),
+});
+
+describe.skipIf(Boolean(unavailable))('gvisor with the python supervisor (no C build)', () => {
+  it('the compat launcher stands in for pidfd_open: exits, output, stdin, kill, background', async () => {
+    const driver = new GvisorDriver({ supervisor: 'python' });
+    const ws = await mkdtemp(join(tmpdir(), 'rf-gvisor-py-'));
+    try {
+      expect(driver.supervisorKind).toBe('python');
+      const sb = await driver.create({ workspace: ws, policy: defaultPolicy() });
+      const r = await sb.exec(['/bin/sh', '-c', 'echo out; echo err >&2; exit 3']);
+      expect([r.exitCode, r.stdout, r.stderr]).toEqual([3, 'out\n', 'err\n']);
+      expect((await sb.exec(['cat'], { stdin: 'fed\n' })).stdout).toBe('fed\n');
+      const bg = await sb.exec(['/bin/sh', '-c', 'sleep 30 & echo bg']);
+      expect([bg.exitCode, bg.stdout]).toEqual([0, 'bg\n']);
+      const slow = await sb.exec(['sleep', '30'], { timeoutMs: 300 });
+      expect([slow.exitCode, slow.limit]).toEqual([137, 'timeout']);
+      const many = await Promise.all(
+        [0, 1, 2, 3, 4, 5].map((n) => sb.exec(['/bin/sh', '-c', `exit ${n}`])),
+      );
+      expect(many.map((m) => m.exitCode)).toEqual([0, 1, 2, 3, 4, 5]);
+      await sb.destroy();
+    } finally {
+      await driver.close();
+      await rm(ws, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -24,12 +24,14 @@ function pool(
   driver: SandboxDriver,
   config: ConstructorParameters<typeof WarmPool>[0]['config'],
   now?: () => number,
+  warmup?: string[],
 ) {
   const p = new WarmPool({
     driver,
     template: { policy: defaultPolicy() },
     ...(config ? { config } : {}),
     ...(now ? { now } : {}),
+    ...(warmup ? { warmup } : {}),
   });
   cleanups.push(async () => {
     await p.close();
@@ -89,6 +91,72 @@ describe.skipIf(Boolean(noBwrap))('warm pool (bubblewrap)', () => {
     await p.release(first);
     await p.release(second);
   });
+});
+
+/** Delegates to `inner`, counting create() calls. */
+function counting(inner: SandboxDriver): SandboxDriver & { creates: number } {
+  const d = {
+    name: inner.name,
+    creates: 0,
+    create: (o: Parameters<SandboxDriver['create']>[0]) => {
+      d.creates++;
+      return inner.create(o);
+    },
+    probe: () => inner.probe(),
+    close: () => inner.close(),
+  };
+  return d;
+}
+
+describe.skipIf(Boolean(noBwrap))('warm pool warm-up and refill delay (bubblewrap)', () => {
+  it('warms each sandbox before pooling it; refills wait while others are ready, not when empty', async () => {
+    const driver = counting(new BubblewrapDriver());
+    const p = pool(driver, { size: 2, refillPerSec: 50, refillDelayMs: 60_000 }, undefined, [
+      '/bin/sh',
+      '-c',
+      'echo warm > /tmp/warmed',
+    ]);
+    await p.start();
+    expect([driver.creates, p.readyCount]).toEqual([2, 2]);
+    const a = await p.acquire();
+    expect((await a.sandbox.exec(['cat', '/tmp/warmed'])).stdout).toBe('warm\n');
+    // One is still ready: the replacement waits out refillDelayMs (60 s here).
+    await new Promise((r) => setTimeout(r, 50));
+    expect([driver.creates, p.readyCount]).toEqual([2, 1]);
+    // The pool is empty after this one: the refill starts at once (drain would wait 60 s if not).
+    const b = await p.acquire();
+    await p.drain();
+    expect([driver.creates, p.readyCount]).toEqual([4, 2]);
+    await p.release(a);
+    await p.release(b);
+  }, 30_000);
+
+  it('a sandbox whose warm-up cannot run is destroyed, never handed out', async () => {
+    // Killing the supervisor ends the sandbox in the middle of its warm-up exec.
+    const p = pool(new BubblewrapDriver(), { size: 1, refillPerSec: 50 }, undefined, [
+      '/bin/sh',
+      '-c',
+      'kill -9 $PPID; sleep 5',
+    ]);
+    await p.start();
+    expect(p.readyCount).toBe(0);
+    const a = await p.acquire();
+    expect(a.pooled).toBe(false);
+    expect((await a.sandbox.exec(['echo', 'ok'])).stdout).toBe('ok\n');
+    await p.release(a);
+  }, 30_000);
+
+  it('a warm-up command the image lacks still pools the (live) sandbox', async () => {
+    const p = pool(new BubblewrapDriver(), { size: 1, refillPerSec: 50 }, undefined, [
+      'no-such-warmup-command',
+    ]);
+    await p.start();
+    expect(p.readyCount).toBe(1);
+    const a = await p.acquire();
+    expect(a.pooled).toBe(true);
+    expect((await a.sandbox.exec(['echo', 'ok'])).stdout).toBe('ok\n');
+    await p.release(a);
+  }, 30_000);
 });
 
 describe.skipIf(Boolean(noDocker))('warm pool (docker)', () => {

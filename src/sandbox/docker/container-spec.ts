@@ -1,13 +1,12 @@
 // The Engine API create body for one sandbox container: no network, no capabilities,
 // no-new-privileges + seccomp, read-only root, capped tmpfs, limits, labels, supervisor as cmd.
 import type { CreateSandboxOptions } from '../driver.js';
+import type { ContainerSupervisor } from './container-supervisor.js';
 import type { SeccompProfile } from './seccomp-profile.js';
 
 /** Host threads runsc needs besides the sandbox's own processes (sentry, gofer, netstack). */
 const RUNSC_THREAD_BUDGET = 512;
 
-export const SUPERVISOR_IN_CONTAINER = '/.ringfence/supervisor.py';
-export const LAUNCHER_IN_CONTAINER = '/.ringfence/launch.py';
 export const EGRESS_SOCKET_IN_CONTAINER = '/run/ringfence/egress.sock';
 export const SANDBOX_USER = '1000:1000';
 export const LABEL_SESSION = 'ringfence.session';
@@ -22,8 +21,7 @@ export interface ContainerSpecInput {
   image: string;
   runtime: string | undefined;
   workspace: string;
-  supervisorHostPath: string;
-  launcherHostPath: string;
+  supervisor: ContainerSupervisor;
   seccomp: SeccompProfile;
   options: CreateSandboxOptions;
   /** Epoch ms after which the reaper may remove the container. */
@@ -33,11 +31,7 @@ export interface ContainerSpecInput {
 export function containerSpec(input: ContainerSpecInput): Record<string, unknown> {
   const { limits, filesystem } = input.options.policy;
   const tmpBytes = Math.max(16, Math.min(limits.diskMb, 1024)) * 1024 * 1024;
-  const binds = [
-    `${input.workspace}:/workspace:rw`,
-    `${input.supervisorHostPath}:${SUPERVISOR_IN_CONTAINER}:ro`,
-    `${input.launcherHostPath}:${LAUNCHER_IN_CONTAINER}:ro`,
-  ];
+  const binds = [`${input.workspace}:/workspace:rw`, ...input.supervisor.binds];
   for (const p of filesystem.readOnly) binds.push(`${p}:${p}:ro`);
   for (const p of filesystem.writable) binds.push(`${p}:${p}:rw`);
   for (const e of input.options.extraReadOnly ?? []) binds.push(`${e.host}:${e.sandbox}:ro`);
@@ -46,7 +40,7 @@ export function containerSpec(input: ContainerSpecInput): Record<string, unknown
   const memory = limits.memoryMb * 1024 * 1024;
   return {
     Image: input.image,
-    Cmd: ['python3', '-I', '-S', '-B', LAUNCHER_IN_CONTAINER, SUPERVISOR_IN_CONTAINER],
+    Cmd: input.supervisor.cmd,
     Entrypoint: [],
     User: SANDBOX_USER,
     WorkingDir: '/workspace',

@@ -1,8 +1,7 @@
 // The docker driver: one hardened container per sandbox through the Engine API over the unix
 // socket, with the in-sandbox supervisor as its command. The gvisor driver is this with runsc.
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { SandboxError } from '../../errors.js';
 import { silentLogger, type StorageLogger } from '../../storage/storage-logger.js';
 import type {
@@ -23,17 +22,15 @@ import { SupervisorClient } from '../bubblewrap/supervisor-client.js';
 import { defaultImageRef } from '../image/image-spec.js';
 import { ContainerCgroup } from './container-cgroup.js';
 import { containerSpec } from './container-spec.js';
+import {
+  containerSupervisor,
+  type ContainerSupervisor,
+  type SupervisorChoice,
+} from './container-supervisor.js';
 import { DockerSandbox } from './docker-sandbox.js';
 import { DEFAULT_DOCKER_SOCKET, EngineClient } from './engine-client.js';
 import { dockerSeccompProfile } from './seccomp-profile.js';
 
-const SUPERVISOR_SOURCE = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  'bubblewrap',
-  'supervisor.py',
-);
-const LAUNCHER_SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'supervisor-compat.py');
 const READY_TIMEOUT_MS = 30_000;
 const CONTAINER_UID = 1000;
 
@@ -46,6 +43,11 @@ export interface DockerDriverOptions {
   logger?: StorageLogger;
   /** Expiry label written on each container (reaper removes it after); default 24 h. */
   maxLifetimeMs?: number;
+  /**
+   * In-sandbox supervisor: 'c' (build/rf-supervisor), 'python' (supervisor.py) or 'auto'
+   * (default): C when built and env RINGFENCE_SUPERVISOR is not 'python', else Python.
+   */
+  supervisor?: SupervisorChoice;
 }
 
 export class DockerDriver implements SandboxDriver {
@@ -55,6 +57,7 @@ export class DockerDriver implements SandboxDriver {
   readonly #runtime: string | undefined;
   readonly #logger: StorageLogger;
   readonly #maxLifetimeMs: number;
+  readonly #supervisor: ContainerSupervisor;
   readonly #live = new Set<DockerSandbox>();
 
   constructor(options: DockerDriverOptions = {}, name: DriverName = 'docker') {
@@ -64,6 +67,12 @@ export class DockerDriver implements SandboxDriver {
     this.#runtime = options.runtime;
     this.#logger = options.logger ?? silentLogger;
     this.#maxLifetimeMs = options.maxLifetimeMs ?? 24 * 3600 * 1000;
+    this.#supervisor = containerSupervisor(options.supervisor);
+  }
+
+  /** Which supervisor the containers run ('c' or 'python'). */
+  get supervisorKind(): ContainerSupervisor['kind'] {
+    return this.#supervisor.kind;
   }
 
   get image(): string {
@@ -80,6 +89,7 @@ export class DockerDriver implements SandboxDriver {
       socket: this.#engine.socketPath,
       image: this.#image,
       runtime: this.#runtime ?? 'default',
+      supervisor: this.#supervisor.kind,
     };
     if (!existsSync(this.#engine.socketPath)) {
       problems.push(
@@ -142,8 +152,7 @@ export class DockerDriver implements SandboxDriver {
       image: this.#image,
       runtime: this.#runtime,
       workspace,
-      supervisorHostPath: SUPERVISOR_SOURCE,
-      launcherHostPath: LAUNCHER_SOURCE,
+      supervisor: this.#supervisor,
       seccomp: dockerSeccompProfile(),
       options,
       expiresAt: Date.now() + this.#maxLifetimeMs,
