@@ -135,6 +135,14 @@ async function main(): Promise<void> {
   const runtimes = [process.execPath, ...(process.env.BENCH_NODE ? [process.env.BENCH_NODE] : [])];
   for (const nodeBin of runtimes) {
     const version = execFileSync(nodeBin, ['--version'], { encoding: 'utf8' }).trim();
+    // What any Node CLI pays before its first line runs (e.g. NODE_EXTRA_CA_CERTS: Node 20 reads
+    // and parses that bundle at start-up, ~45 ms here; Node 22 defers it). (d) and (e) pay it too.
+    const floor = await measure(
+      `(f) node -e 0: start-up floor (node ${version})`,
+      Math.min(N, 20),
+      () => run(nodeBin, ['-e', '0'], root),
+    );
+    if (process.env.NODE_EXTRA_CA_CERTS) floor.note = 'NODE_EXTRA_CA_CERTS is set';
     const cli = await measure(
       `(d) ringfence sandbox exec -- true (${built ? 'built' : 'tsx'}, node ${version})`,
       Math.min(N, 20),
@@ -150,6 +158,7 @@ async function main(): Promise<void> {
       );
       cli.note = `${(cli.medianMs / s.medianMs).toFixed(2)}x srt (target < 0.33x)`;
       rows.push(s);
+      rows.push(floor);
     } else {
       rows.push({
         name: '(e) sandbox-runtime: srt true',
@@ -158,6 +167,7 @@ async function main(): Promise<void> {
         p90Ms: Number.NaN,
         note: 'not installed (npm i -D @anthropic-ai/sandbox-runtime, or set SRT_BIN)',
       });
+      rows.push(floor);
     }
   }
 

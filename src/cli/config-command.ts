@@ -1,20 +1,9 @@
 // `ringfence config check`: prints the resolved tier or every problem as `path: message` (exit 2).
 import type { Command } from 'commander';
 import { loadTier } from '../config/load-config.js';
+import { globalOptions } from './global-options.js';
 
-export interface GlobalOptions {
-  config?: string;
-  env?: string;
-}
-
-/** Reads --config/--env from the root program, whichever level they were given at. */
-export function globalOptions(cmd: Command): { configPath?: string; env?: string } {
-  const { config, env } = cmd.optsWithGlobals<GlobalOptions>();
-  return {
-    ...(config === undefined ? {} : { configPath: config }),
-    ...(env === undefined ? {} : { env }),
-  };
-}
+export { globalOptions, type GlobalOptions } from './global-options.js';
 
 export function registerConfigCommand(program: Command): void {
   const config = program.command('config').description('inspect the configuration');

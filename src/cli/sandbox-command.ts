@@ -4,14 +4,14 @@ import type { Command } from 'commander';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadTier } from '../config/load-config.js';
+import { loadTierLazily } from '../config/load-tier.js';
 import { loadPolicyFile, validatePolicy } from '../policy/load-policy.js';
 import type { Policy } from '../policy/policy-schema.js';
 import { createDriver } from '../sandbox/create-driver.js';
 import { provisionSessionSandbox } from '../sandbox/provision.js';
 import type { DriverName } from '../sandbox/driver.js';
 import { ConfigError } from '../errors.js';
-import { globalOptions } from './config-command.js';
+import { globalOptions } from './global-options.js';
 
 interface ExecFlags {
   workspace?: string;
@@ -25,8 +25,17 @@ interface ExecFlags {
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
-/** Applies the command-line overrides to a policy, re-validating so bad flags read like bad config. */
+/**
+ * Applies the command-line overrides to a policy, re-validating so bad flags read like bad config.
+ * Without any, the policy is returned as it is: it was validated when its config was loaded.
+ */
 export function applyOverrides(policy: Policy, flags: ExecFlags): Policy {
+  const overridden =
+    flags.timeout !== undefined ||
+    flags.memory !== undefined ||
+    flags.allow.length > 0 ||
+    flags.resolve.length > 0;
+  if (!overridden) return policy;
   const raw = structuredClone<Policy>(policy);
   if (flags.timeout) raw.limits.execTimeoutSec = Number(flags.timeout);
   if (flags.memory) raw.limits.memoryMb = Number(flags.memory);
@@ -59,7 +68,7 @@ export function registerSandboxCommand(program: Command): void {
     .option('--resolve <host=ip>', 'static name for the egress proxy (repeatable)', collect, [])
     .argument('<command...>', 'command and arguments (put them after --)')
     .action(async (command: string[], flags: ExecFlags, cmd: Command) => {
-      const tier = loadTier(globalOptions(cmd));
+      const tier = await loadTierLazily(globalOptions(cmd));
       const policy = applyOverrides(
         flags.policy ? loadPolicyFile(flags.policy) : tier.policy,
         flags,

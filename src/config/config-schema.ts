@@ -5,11 +5,11 @@ import { policySchema } from '../policy/policy-schema.js';
 import { gatewayConfigSchema } from '../models/gateway-config.js';
 import { modelRouteSchema } from '../models/model-route.js';
 import { monitoringSchema } from '../monitoring/slo-schema.js';
+import { TIERS } from './tier-names.js';
 
 export { modelRouteSchema };
 
-export const TIERS = ['dev', 'staging', 'prod'] as const;
-export type TierName = (typeof TIERS)[number];
+export { TIERS, type TierName } from './tier-names.js';
 
 export const tierSchema = z
   .object({
