@@ -24,7 +24,7 @@ const run = promisify(execFile);
 const LATENCY_REQUESTS = 300;
 const CURL_REQUESTS = 50;
 const SAMPLES_1MIB = 15;
-const SAMPLES_100MIB = 5;
+const SAMPLES_100MIB = 9;
 const SESSIONS = 10;
 const TUNNELS_PER_SESSION = 100;
 const UP = SUBNET_BENCH.upstreamIp;
@@ -264,19 +264,23 @@ async function curlRows(
   };
   for (const proto of ['http', 'https', 'tunnel'] as const) {
     const metric = metrics[proto];
-    const d = rate(await curlRates(SAMPLES_100MIB, `${direct[proto]}${big}`));
-    rows.push(row(metric, 'MiB/s', d, d, 'direct'));
-    const p = rate(await curlRates(SAMPLES_100MIB, `${viaProxy[proto]}${big}`));
-    rows.push(row(metric, 'MiB/s', d, p, 'ringfence (host curl)'));
-    if (sandbox) {
-      const b = rate(await curlRates(SAMPLES_100MIB, `${inBox[proto]}${big}`, inSandbox(sandbox)));
-      rows.push(row(metric, 'MiB/s', d, b, 'ringfence (in sandbox)'));
-    }
-    if (srt) {
-      const srtArgs = proto === 'tunnel' ? `-p ${direct[proto]}` : direct[proto];
-      const t = rate(await curlRates(SAMPLES_100MIB, `${srtArgs}${big}`, inSrt(srt)));
-      rows.push(row(metric, 'MiB/s', d, t, 'srt'));
-    }
+    const srtArgs = proto === 'tunnel' ? `-p ${direct[proto]}` : direct[proto];
+    const paths: [string, string, Runner][] = [
+      ['direct', direct[proto], onHost],
+      ['ringfence (host curl)', viaProxy[proto], onHost],
+      ...(sandbox
+        ? [['ringfence (in sandbox)', inBox[proto], inSandbox(sandbox)] as [string, string, Runner]]
+        : []),
+      ...(srt ? [['srt', srtArgs, inSrt(srt)] as [string, string, Runner]] : []),
+    ];
+    // Samples interleaved across the paths, so drift in the machine's load hits them alike.
+    const samples = paths.map(() => [] as number[]);
+    for (let i = 0; i < SAMPLES_100MIB; i++)
+      for (const [k, [, args, runner]] of paths.entries())
+        samples[k]?.push(...(await curlRates(1, `${args}${big}`, runner)));
+    const d = rate(samples[0] ?? []);
+    for (const [k, [label]] of paths.entries())
+      rows.push(row(metric, 'MiB/s', d, rate(samples[k] ?? []), label));
   }
   if (srt) await rm(srt.home, { recursive: true, force: true });
   return { rows, srt: srtNote };
