@@ -1,5 +1,6 @@
 // The security policy model (network, filesystem, limits, tools, secrets) as zod schemas.
 // Every field documents what "absent" and "empty" mean; security rules are refinements.
+import { LIMIT_DEFAULTS } from './limit-defaults.js';
 import { z } from 'zod';
 import { parseHostPattern } from './host.js';
 
@@ -89,28 +90,42 @@ export const limitsSchema = z
     sessionTimeoutSec: z
       .number()
       .positive()
-      .default(3600)
+      .default(LIMIT_DEFAULTS.sessionTimeoutSec)
       .describe('Session wall clock. Absent: 1 hour.'),
-    execTimeoutSec: z.number().positive().default(120).describe('Per-exec timeout. Absent: 120 s.'),
+    execTimeoutSec: z
+      .number()
+      .positive()
+      .default(LIMIT_DEFAULTS.execTimeoutSec)
+      .describe('Per-exec timeout. Absent: 120 s.'),
     memoryMb: z
       .number()
       .int()
       .min(16)
-      .default(1024)
+      .default(LIMIT_DEFAULTS.memoryMb)
       .describe('Memory cap of the whole sandbox. Absent: 1024 MiB.'),
-    cpus: z.number().positive().max(256).default(1).describe('CPU share (cores). Absent: 1.'),
-    pids: z.number().int().min(8).default(256).describe('Max processes and threads. Absent: 256.'),
+    cpus: z
+      .number()
+      .positive()
+      .max(256)
+      .default(LIMIT_DEFAULTS.cpus)
+      .describe('CPU share (cores). Absent: 1.'),
+    pids: z
+      .number()
+      .int()
+      .min(8)
+      .default(LIMIT_DEFAULTS.pids)
+      .describe('Max processes and threads. Absent: 256.'),
     diskMb: z
       .number()
       .int()
       .min(1)
-      .default(1024)
+      .default(LIMIT_DEFAULTS.diskMb)
       .describe('Workspace + tmp disk cap. Absent: 1024 MiB.'),
     outputBytes: z
       .number()
       .int()
       .min(1024)
-      .default(1_048_576)
+      .default(LIMIT_DEFAULTS.outputBytes)
       .describe('Output kept per exec stream (head + tail). Absent: 1 MiB.'),
   })
   .strict();

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { SandboxError } from '../../errors.js';
 import type { CreateSandboxOptions, DriverProbe, Sandbox, SandboxDriver } from '../driver.js';
 import { detectCgroups, type CgroupSupport, type SandboxCgroup } from '../cgroups.js';
-import { defaultPolicy } from '../../policy/policy-schema.js';
+import { LIMIT_DEFAULTS } from '../../policy/limit-defaults.js';
 import { chownTree, traversableBy } from '../ownership.js';
 import {
   newSandboxId,
@@ -60,11 +60,11 @@ const STAGE_DIR = '/run/ringfence/stage';
 /** Warm sandboxes' workspace mount points (shared mounts, one per sandbox, never reused). */
 const SLOTS_DIR = '/run/ringfence/slots';
 /** The policy disk limit warm sandboxes are started for (the policy default). */
-const WARM_DISK_MB = defaultPolicy().limits.diskMb;
+const WARM_DISK_MB = LIMIT_DEFAULTS.diskMb;
 const WARM_LIMITS = {
-  memoryBytes: defaultPolicy().limits.memoryMb * 1024 * 1024,
-  pids: defaultPolicy().limits.pids,
-  cpus: defaultPolicy().limits.cpus,
+  memoryBytes: LIMIT_DEFAULTS.memoryMb * 1024 * 1024,
+  pids: LIMIT_DEFAULTS.pids,
+  cpus: LIMIT_DEFAULTS.cpus,
 };
 /** The supervisor's own environment; every exec gets this plus the caller's env. */
 const SUPERVISOR_ENV = {
