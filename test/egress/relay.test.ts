@@ -69,6 +69,8 @@ function tunnel(port: number, target: string, extraHeaders = '', extra = ''): Pr
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) return;
       s.off('data', onData);
+      // Paused before the unshift: a flowing socket would emit the bytes to no listener.
+      s.pause();
       if (!head.startsWith('HTTP/1.1 200')) {
         s.destroy();
         reject(new Error(head.split('\r\n')[0]));
@@ -91,11 +93,13 @@ function readBytes(s: Socket, want: number): Promise<string> {
       got += d.toString('latin1');
       if (got.length >= want) {
         s.off('data', onData);
+        s.pause();
         resolve(got);
       }
     };
     s.on('data', onData);
     s.once('close', () => reject(new Error(`closed after ${got.length} bytes`)));
+    s.resume();
   });
 }
 
