@@ -37,6 +37,9 @@ runDriverSuite({
 });
 
 type Request = Record<string, unknown> & { op: string; id: number };
+/** c-sigchld: the C supervisor with its pidfd_open stand-in forced (runsc 2022 has no pidfd_open). */
+type Kind = 'c' | 'c-sigchld' | 'python';
+const SIGCGT_ID = 45;
 interface Outcome {
   stdout: string;
   stderr: string;
@@ -158,11 +161,14 @@ const REQUESTS: Request[] = [
   sh(42, 'seq 1 60000; echo é😀 >&2'),
   sh(43, 'setsid sh -c "sleep 300" & sleep 0.2; echo spawned'),
   { op: 'ping', id: 44 },
+  // SigCgt of the supervisor (this exec's parent): bit 16 is SIGCHLD (differs by kind, not compared).
+  sh(SIGCGT_ID, 'sed -n "s/^SigCgt:\\t//p" /proc/$PPID/status'),
+  ...Array.from({ length: 20 }, (_, i) => sh(100 + i, `exit ${i}`)),
 ];
 
 /** Runs one supervisor in a minimal bwrap over `workspace`, feeds REQUESTS, groups events by id. */
 function runSupervisor(
-  kind: 'c' | 'python',
+  kind: Kind,
   workspace: string,
 ): Promise<{ byId: Map<number, Outcome>; started: Set<number>; exitCode: number | null }> {
   const image = ['--ro-bind', '/usr', '/usr'];
@@ -172,8 +178,11 @@ function runSupervisor(
     else image.push('--ro-bind', entry, entry);
   }
   const command =
-    kind === 'c'
-      ? ['--ro-bind', C_SUPERVISOR, '/.rf/supervisor', '--', '/.rf/supervisor']
+    kind !== 'python'
+      ? [
+          ...(kind === 'c-sigchld' ? ['--setenv', 'RINGFENCE_EXIT_WATCH', 'sigchld'] : []),
+          ...['--ro-bind', C_SUPERVISOR, '/.rf/supervisor', '--', '/.rf/supervisor'],
+        ]
       : [
           '--ro-bind',
           PY_SUPERVISOR,
@@ -240,7 +249,7 @@ function runSupervisor(
 }
 
 describe('C supervisor speaks the protocol of supervisor.py', () => {
-  const results: Partial<Record<'c' | 'python', Awaited<ReturnType<typeof runSupervisor>>>> = {};
+  const results: Partial<Record<Kind, Awaited<ReturnType<typeof runSupervisor>>>> = {};
   let base = '';
   const test = cUnavailable
     ? (name: string) => it.skip(`${name} (skipped: ${cUnavailable})`, () => undefined)
@@ -252,7 +261,7 @@ describe('C supervisor speaks the protocol of supervisor.py', () => {
       return;
     }
     base = mkdtempSync(join(tmpdir(), 'rf-csup-'));
-    for (const kind of ['c', 'python'] as const) {
+    for (const kind of ['c', 'c-sigchld', 'python'] as const) {
       const ws = join(base, kind);
       mkdirSync(ws);
       makeWorkspace(ws);
@@ -263,23 +272,39 @@ describe('C supervisor speaks the protocol of supervisor.py', () => {
     if (base) rmSync(base, { recursive: true, force: true });
   });
 
-  const outcome = (kind: 'c' | 'python', id: number): Outcome => {
+  const outcome = (kind: Kind, id: number): Outcome => {
     const o = results[kind]?.byId.get(id);
     if (!o) throw new Error(`${kind}: no events for ${id}`);
     return o;
   };
 
+  /** Listing order is the directory's, not part of the protocol. */
+  const norm = (o: Outcome): Outcome => {
+    const final = { ...o.final };
+    if (Array.isArray(final.entries))
+      final.entries = [...(final.entries as { name: string }[])].sort((a, b) =>
+        a.name < b.name ? -1 : 1,
+      );
+    return { ...o, final };
+  };
+
+  test('without pidfd_open (its SIGCHLD stand-in) the C supervisor gives the events of pidfds', () => {
+    const sigcgt = (kind: Kind) => BigInt(`0x${outcome(kind, SIGCGT_ID).stdout.trim()}`);
+    expect(sigcgt('c-sigchld') & 0x10000n).toBe(0x10000n); // the stand-in is really in use
+    expect(sigcgt('c') & 0x10000n).toBe(0n);
+    for (const req of REQUESTS) {
+      if (['stdin', 'stdin_end', 'kill'].includes(req.op) || req.id === SIGCGT_ID) continue;
+      expect(norm(outcome('c-sigchld', req.id)), `request ${req.id} (${req.op})`).toEqual(
+        norm(outcome('c', req.id)),
+      );
+    }
+    for (let i = 0; i < 20; i++) expect(outcome('c-sigchld', 100 + i).final.code).toBe(i);
+  });
+
   test('every request gets the same events, fields and bytes from both', () => {
     for (const req of REQUESTS) {
       if (req.op === 'stdin' || req.op === 'stdin_end' || req.op === 'kill') continue;
-      const norm = (o: Outcome) => {
-        const final = { ...o.final };
-        if (Array.isArray(final.entries))
-          final.entries = [...(final.entries as { name: string }[])].sort((a, b) =>
-            a.name < b.name ? -1 : 1,
-          );
-        return { ...o, final };
-      };
+      if (req.id === SIGCGT_ID) continue;
       expect(norm(outcome('c', req.id)), `request ${req.id} (${req.op})`).toEqual(
         norm(outcome('python', req.id)),
       );
