@@ -126,6 +126,13 @@ describe.skipIf(skip)('the C relay hands approved tunnels off to splice', () => 
     return { session, relay };
   }
 
+  /** curl over HTTPS through the relay; the body is the number of bytes it received. */
+  const download = (port: number, n: number) =>
+    curl(port, [
+      ...['--cacert', world.upstreamCaPath, '-o', '/dev/null', '-w', '%{size_download}'],
+      `https://api.example.test/bytes?n=${n}`,
+    ]);
+
   const eventsOf = (sessionId: string) => decisions.filter((d) => d.sessionId === sessionId);
 
   beforeAll(async () => {
@@ -151,15 +158,7 @@ describe.skipIf(skip)('the C relay hands approved tunnels off to splice', () => 
     const { session, relay } = await relayed('bulk');
     const upload = join(dir, 'upload.bin');
     await writeFile(upload, 'x'.repeat(200_000));
-    const down = await curl(relay.port, [
-      '--cacert',
-      world.upstreamCaPath,
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{size_download}',
-      'https://api.example.test/bytes?n=8388608',
-    ]);
+    const down = await download(relay.port, 8388608);
     expect(down.exitCode).toBe(0);
     expect(down.body).toBe('8388608');
     const up = await curl(relay.port, [
@@ -238,15 +237,7 @@ describe.skipIf(skip)('the C relay hands approved tunnels off to splice', () => 
 
   it('cuts a spliced transfer at the session byte cap', async () => {
     const { session, relay } = await relayed('capped', { maxBytes: 2 * 1024 * 1024 });
-    const r = await curl(relay.port, [
-      '--cacert',
-      world.upstreamCaPath,
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{size_download}',
-      'https://api.example.test/bytes?n=33554432',
-    ]);
+    const r = await download(relay.port, 33554432);
     expect(r.exitCode).not.toBe(0);
     expect(Number(r.body)).toBeLessThan(33_554_432);
     await expect.poll(() => eventsOf('capped').length).toBe(1);
