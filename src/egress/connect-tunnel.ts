@@ -76,6 +76,15 @@ export function checkSni(target: Target, sni: string | undefined): Denial | unde
   return undefined;
 }
 
+/** Reports how a tunnel ended (or why it was refused after its 200). */
+type EmitEnd = (
+  allowed: boolean,
+  reason: string,
+  bytesIn: number,
+  bytesOut: number,
+  terminated: boolean,
+) => void;
+
 /** Handles one CONNECT request arriving on the session socket. */
 export async function handleConnect(
   ctx: SessionContext,
@@ -104,13 +113,7 @@ export async function handleConnect(
   if (!pinned.ok) return refuse(ctx, client, target, pinned.denial, startedAt);
   const ip = pinned.ip;
   const tunnel: TunnelInfo = { target, ip, rule: decision.rule };
-  const emitEnd = (
-    allowed: boolean,
-    reason: string,
-    bytesIn: number,
-    bytesOut: number,
-    terminated: boolean,
-  ): void => {
+  const emitEnd: EmitEnd = (allowed, reason, bytesIn, bytesOut, terminated) => {
     ctx.emitter.emit({
       sessionId: ctx.sessionId,
       host: target.host,
@@ -128,10 +131,10 @@ export async function handleConnect(
     });
   };
 
+  const viaRelay = relayConnection(ctx, req);
   if (bindingsFor(ctx.bindings, target).length > 0) {
     // TLS termination needs the bytes here: a relay forwards the client's bytes again.
-    const marked = relayConnection(ctx, req);
-    if (marked) marked.relay.pass(marked.id);
+    if (viaRelay) viaRelay.relay.pass(viaRelay.id);
     client.write(ESTABLISHED);
     terminate(client, head, tunnel, (denial) => {
       if (denial) emitEnd(false, denial.reason, 0, 0, true);
@@ -140,7 +143,6 @@ export async function handleConnect(
     return;
   }
 
-  const viaRelay = relayConnection(ctx, req);
   if (viaRelay) {
     const { relay, id } = viaRelay;
     const errno = await relay.dial(id, ip, target.port);
@@ -148,16 +150,8 @@ export async function handleConnect(
       if (errno === 0) relay.drop(id);
       return refuse(ctx, client, target, { reason: 'upstream_unreachable' }, startedAt, ip);
     }
-    client.setNoDelay(true);
-    client.write(ESTABLISHED);
-    const start = await tunnelStart(client, head, target);
-    if (!start.ok) {
-      relay.drop(id);
-      if (start.alert) client.end(ALERT_UNRECOGNIZED_NAME);
-      else client.destroy();
-      emitEnd(false, start.reason, 0, 0, false);
-      return;
-    }
+    const first = await acceptTunnel(client, head, target, () => relay.drop(id), emitEnd);
+    if (!first) return;
     // The relay replays what was read since the 200 (the bytes checked above) and splices the
     // rest; this leg ends here and the tunnel's end is reported by the relay.
     client.off('close', release);
@@ -197,17 +191,9 @@ export async function handleConnect(
   }
   upstream.setTimeout(ctx.limiter.limits.idleTimeoutMs);
   upstream.setNoDelay(true);
-  client.setNoDelay(true);
-  client.write(ESTABLISHED);
-  const start = await tunnelStart(client, head, target);
-  if (!start.ok) {
-    upstream.destroy();
-    if (start.alert) client.end(ALERT_UNRECOGNIZED_NAME);
-    else client.destroy();
-    emitEnd(false, start.reason, 0, 0, false);
-    return;
-  }
-  pipeTunnel(ctx, client, upstream, start.first, (bytesIn, bytesOut) => {
+  const first = await acceptTunnel(client, head, target, () => upstream.destroy(), emitEnd);
+  if (!first) return;
+  pipeTunnel(ctx, client, upstream, first, (bytesIn, bytesOut) => {
     release();
     emitEnd(true, 'allowed', bytesIn, bytesOut, false);
   });
@@ -225,6 +211,28 @@ function relayConnection(
   if (ctx.served.has(req.socket)) return undefined; // not the connection's first request
   ctx.served.add(req.socket);
   return { relay, id: value };
+}
+
+/**
+ * With the upstream leg up: answers 200 and checks the tunnel's first bytes. Returns them, or
+ * undefined after closing both legs and reporting the refusal.
+ */
+async function acceptTunnel(
+  client: Socket,
+  head: Buffer,
+  target: Target,
+  closeUpstream: () => void,
+  emitEnd: EmitEnd,
+): Promise<Buffer | undefined> {
+  client.setNoDelay(true);
+  client.write(ESTABLISHED);
+  const start = await tunnelStart(client, head, target);
+  if (start.ok) return start.first;
+  closeUpstream();
+  if (start.alert) client.end(ALERT_UNRECOGNIZED_NAME);
+  else client.destroy();
+  emitEnd(false, start.reason, 0, 0, false);
+  return undefined;
 }
 
 type TunnelStart =

@@ -53,6 +53,8 @@ export interface StartRelayOptions {
 }
 
 const READY_TIMEOUT_MS = 10_000;
+/** The errno a dial reports when the relay is gone. */
+const ECONNABORTED = 103;
 
 export class RelayProcess implements RelayLink {
   readonly port: number;
@@ -163,14 +165,14 @@ export class RelayProcess implements RelayLink {
 
   #onExit(): void {
     this.#exited = true;
-    for (const done of this.#dials.values()) done(103 /* ECONNABORTED */);
+    for (const done of this.#dials.values()) done(ECONNABORTED);
     this.#dials.clear();
     for (const t of this.#tunnels.values()) t.onEnd(t.in, t.out, 'relay_exit');
     this.#tunnels.clear();
   }
 
   dial(id: string, ip: string, port: number): Promise<number> {
-    if (this.#exited) return Promise.resolve(103);
+    if (this.#exited) return Promise.resolve(ECONNABORTED);
     return new Promise((resolve) => {
       this.#dials.set(id, resolve);
       this.#send(`DIAL ${id} ${ip} ${port}`);

@@ -102,7 +102,7 @@ struct conn {
   struct buf n2c;      /* proxy -> client */
   struct buf replay;   /* tunnel bytes read since the dial (and after the head) */
   struct buf c2u;      /* replay on its way upstream */
-  bool client_eof, node_eof, c2n_shut, n2c_shut;
+  bool client_eof, node_eof, c2n_shut;
   bool splice_ready; /* SPLICE received; upstream->client waits for the proxy's EOF */
   struct pipedir pu, pd; /* up: client->upstream, down: upstream->client */
   int64_t dial_deadline, last_activity;
