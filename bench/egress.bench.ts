@@ -74,26 +74,27 @@ function inSandbox(sb: Sandbox): Runner {
   };
 }
 
-/** `n` sequential curl processes (a new connection each); returns their total times in ms. */
-async function curlTimes(n: number, args: string, runner: Runner = onHost): Promise<number[]> {
+/** `n` sequential curl processes (a new connection each); each one's `-w` variable. */
+async function curlLoop(
+  n: number,
+  variable: string,
+  args: string,
+  runner: Runner,
+): Promise<number[]> {
   const out = await runner(
-    `for i in $(seq ${n}); do curl -sS --fail -o /dev/null -w '%{time_total}\\n' ${args} || exit 1; done`,
+    `for i in $(seq ${n}); do curl -sS --fail -o /dev/null -w '%{${variable}}\\n' ${args} || exit 1; done`,
   );
-  return out
-    .trim()
-    .split('\n')
-    .map((l) => Number(l) * 1000);
+  return out.trim().split('\n').map(Number);
+}
+
+/** Total times in ms of `n` curl requests. */
+async function curlTimes(n: number, args: string, runner: Runner = onHost): Promise<number[]> {
+  return (await curlLoop(n, 'time_total', args, runner)).map((s) => s * 1000);
 }
 
 /** curl download rates in MiB/s, `n` samples. */
 async function curlRates(n: number, args: string, runner: Runner = onHost): Promise<number[]> {
-  const out = await runner(
-    `for i in $(seq ${n}); do curl -sS --fail -o /dev/null -w '%{speed_download}\\n' ${args} || exit 1; done`,
-  );
-  return out
-    .trim()
-    .split('\n')
-    .map((l) => Number(l) / 1024 / 1024);
+  return (await curlLoop(n, 'speed_download', args, runner)).map((b) => b / 1024 / 1024);
 }
 
 function row(metric: string, unit: string, direct: Stat, other: Stat, label: string): Row {
