@@ -2,10 +2,9 @@
 // process per sandbox runs the supervisor; each exec is a fork inside it, not a new bwrap.
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readdir, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SandboxError } from '../../errors.js';
 import type { CreateSandboxOptions, DriverProbe, Sandbox, SandboxDriver } from '../driver.js';
 import { detectCgroups, type CgroupSupport, type SandboxCgroup } from '../cgroups.js';
@@ -37,18 +36,13 @@ import {
 } from './bwrap-launcher.js';
 import { SupervisorClient } from './supervisor-client.js';
 import { Mounter } from './mounter.js';
+import {
+  SUPERVISOR_BINARY,
+  SUPERVISOR_PY,
+  usesCSupervisor,
+  type SupervisorChoice,
+} from '../supervisor-choice.js';
 
-const SUPERVISOR_SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'supervisor.py');
-/** The static C supervisor (scripts/build-supervisor.sh); same protocol, no interpreter start-up. */
-const SUPERVISOR_BINARY = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  '..',
-  'build',
-  'rf-supervisor',
-);
-const SUPERVISOR_BINARY_SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'supervisor.c');
 /**
  * Empty, world-traversable mount point. As root, each sandbox gets a private mount namespace in
  * which its workspace is bound here, so bwrap (running as the sandbox's unprivileged host uid)
@@ -125,19 +119,12 @@ export interface BubblewrapDriverOptions {
    * In-sandbox supervisor: 'c' (build/rf-supervisor), 'python' (supervisor.py) or 'auto'
    * (default): C when built and env RINGFENCE_SUPERVISOR is not 'python', else Python.
    */
-  supervisor?: 'auto' | 'c' | 'python';
+  supervisor?: SupervisorChoice;
   /**
    * Stubs kept ready (already in their cgroups, already the sandbox uid) so creation skips the
    * cgroup join. Default 2, or RINGFENCE_PRESPAWN; 0 spawns each on demand.
    */
   prespawn?: number;
-}
-
-/** The C supervisor is built and not older than its source (a stale build is never used). */
-function binaryIsCurrent(): boolean {
-  if (!existsSync(SUPERVISOR_BINARY)) return false;
-  const source = SUPERVISOR_BINARY_SOURCE;
-  return !existsSync(source) || statSync(source).mtimeMs <= statSync(SUPERVISOR_BINARY).mtimeMs;
 }
 
 function which(cmd: string): string | undefined {
@@ -170,17 +157,9 @@ export class BubblewrapDriver implements SandboxDriver {
     this.#requireSeccomp = options.requireSeccomp ?? true;
     this.#prespawn = options.prespawn ?? Number(process.env.RINGFENCE_PRESPAWN ?? 2);
     this.#cgroups = detectCgroups();
-    const choice = options.supervisor ?? 'auto';
-    this.#supervisorBinary =
-      choice === 'c' ||
-      (choice === 'auto' && process.env.RINGFENCE_SUPERVISOR !== 'python' && binaryIsCurrent());
-    if (this.#supervisorBinary && !existsSync(SUPERVISOR_BINARY))
-      throw new SandboxError(
-        'sandbox_unavailable',
-        `${SUPERVISOR_BINARY} is missing (run scripts/build-supervisor.sh)`,
-      );
+    this.#supervisorBinary = usesCSupervisor(options.supervisor);
     this.#supervisorSource = readFileSync(
-      this.#supervisorBinary ? SUPERVISOR_BINARY : SUPERVISOR_SOURCE,
+      this.#supervisorBinary ? SUPERVISOR_BINARY : SUPERVISOR_PY,
     );
   }
 
