@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, symlink, mkdir, readdir } from 'node:fs/promises
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { policySchema, type PolicyInput } from '../../src/policy/policy-schema.js';
 import type { Sandbox, SandboxDriver } from '../../src/sandbox/driver.js';
 import { PathEscapeError } from '../../src/errors.js';
@@ -378,15 +378,17 @@ except OSError:
 
       test('double-forked survivors die with the sandbox', async () => {
         const sb = await sandbox();
+        // Unique per run: other test files run this suite at the same time on the same host.
+        const marker = `sleep ${700_000 + randomInt(100_000)}`;
         const r = await sh(
           sb,
-          '(setsid sh -c "sleep 777 >/dev/null 2>&1 &" &); sleep 0.2; echo started',
+          `(setsid sh -c "${marker} >/dev/null 2>&1 &" &); sleep 0.2; echo started`,
         );
         expect(r.stdout).toContain('started');
-        const before = await hostProcessesMatching('sleep 777');
+        const before = await hostProcessesMatching(marker);
         expect(before.length).toBeGreaterThan(0);
         await sb.destroy();
-        expect(await hostProcessesMatching('sleep 777')).toEqual([]);
+        expect(await hostProcessesMatching(marker)).toEqual([]);
       });
 
       test('signals cannot leave the sandbox: kill -9 -1 hurts only the sandbox', async () => {
