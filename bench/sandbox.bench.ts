@@ -129,7 +129,7 @@ async function main(): Promise<void> {
 
   // (d) and (e) run on this Node and, when BENCH_NODE names another runtime (e.g. Node 22, which
   // has the on-disk compile cache), on that one too: both CLIs are Node programs.
-  const cliJs = join(root, 'bin', 'ringfence.js');
+  const cliJs = join(root, 'bin', 'ringfence.cjs');
   const built = existsSync(join(root, 'dist', 'cli', 'main.js'));
   const srt = process.env.SRT_BIN ?? join(root, 'node_modules', '.bin', 'srt');
   const runtimes = [process.execPath, ...(process.env.BENCH_NODE ? [process.env.BENCH_NODE] : [])];

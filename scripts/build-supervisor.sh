@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds the C programs into build/: the in-sandbox supervisor (src/sandbox/bubblewrap/supervisor.c
-# -> build/rf-supervisor) and the egress relay (src/egress/relay.c -> build/rf-relay). Static
+# -> build/rf-supervisor), the bubblewrap launcher stub (stub.c -> build/rf-stub) and the egress
+# relay (src/egress/relay.c -> build/rf-relay). Static
 # binaries, so the supervisor runs inside any sandbox image whatever its libc. Idempotent.
 set -eu
 
@@ -46,3 +47,4 @@ build() {
 
 build src/sandbox/bubblewrap/supervisor.c rf-supervisor
 build src/egress/relay.c rf-relay
+build src/sandbox/bubblewrap/stub.c rf-stub

@@ -37,7 +37,7 @@ writeFileSync(PREVALIDATED_BUILTIN_PATH, `${JSON.stringify(prevalidateBuiltinCon
  * stays a `require()` of node_modules, made only when the code reaching it runs (node-forge for
  * egress with secrets, yaml for a config file), so it must have a CommonJS entry.
  */
-const INLINED_PACKAGES = new Set(['commander', 'zod']);
+const INLINED_PACKAGES = new Set(['commander']);
 
 const srcDir = resolve('src');
 const cliDir = resolve('dist', 'cli');
@@ -118,5 +118,17 @@ for (const command of BUNDLED_COMMANDS) {
   const hash = createHash('sha256').update(code).digest('hex');
   writeFileSync(join(cliDir, `${command}.cjs`), `${BUNDLE_BANNER}${hash}\n${code}`);
 }
+
+// The bundle loader as CommonJS too, for bin/ringfence.cjs: the hot path never starts the ES
+// module loader.
+await build({
+  entryPoints: [join(srcDir, 'cli', 'bundle-loader.ts')],
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  outfile: join(cliDir, 'bundle-loader.cjs'),
+  logLevel: 'warning',
+});
 
 writeFileSync('dist/.stamp', `${new Date().toISOString()}\n`);

@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-system.sh
 export RINGFENCE_HOME="${RINGFENCE_HOME:-$PWD/.ringfence}"
-node bin/ringfence.js demo
+node bin/ringfence.cjs demo
 printf '\n== an agent session in a sandbox ==\n'
-node bin/ringfence.js run "Fix the failing test in this project and run the tests."
+node bin/ringfence.cjs run "Fix the failing test in this project and run the tests."
 printf '\n== the audit log ==\n'
-node bin/ringfence.js audit verify
+node bin/ringfence.cjs audit verify

@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-system.sh
-exec node bin/ringfence.js serve --demo "$@"
+exec node bin/ringfence.cjs serve --demo "$@"

@@ -24,7 +24,7 @@ import { defaultPolicy } from '../src/policy/policy-schema.js';
 import { ConfigError } from '../src/errors.js';
 
 const cli = (args: string[], input?: string) =>
-  spawnSync(process.execPath, ['bin/ringfence.js', ...args], {
+  spawnSync(process.execPath, ['bin/ringfence.cjs', ...args], {
     encoding: 'utf8',
     input,
     env: { ...process.env, RINGFENCE_FROM_SOURCE: '1' },
@@ -223,17 +223,23 @@ describe('start-up shortcuts', () => {
     expect(prevalidatedBuiltinConfig(join(dir, 'stale.json'))).toBeUndefined();
   });
 
-  it('applyOverrides keeps a validated policy as it is and validates every override', () => {
+  it('applyOverrides keeps a validated policy as it is and validates every override', async () => {
     const policy = defaultPolicy();
-    expect(applyOverrides(policy, { allow: [], resolve: [] })).toBe(policy);
-    const raised = applyOverrides(policy, { memory: '512', allow: ['example.com'], resolve: [] });
+    expect(await applyOverrides(policy, { allow: [], resolve: [] })).toBe(policy);
+    const raised = await applyOverrides(policy, {
+      memory: '512',
+      allow: ['example.com'],
+      resolve: [],
+    });
     expect(raised.limits.memoryMb).toBe(512);
     expect(raised.network.allow).toEqual(['example.com']);
     expect(policy.network.allow).toEqual([]);
-    expect(() => applyOverrides(policy, { memory: '1', allow: [], resolve: [] })).toThrow(
+    await expect(applyOverrides(policy, { memory: '1', allow: [], resolve: [] })).rejects.toThrow(
       ConfigError,
     );
-    expect(() => applyOverrides(policy, { allow: ['*'], resolve: [] })).toThrow(ConfigError);
+    await expect(applyOverrides(policy, { allow: ['*'], resolve: [] })).rejects.toThrow(
+      ConfigError,
+    );
   });
 });
 
@@ -247,7 +253,7 @@ describe.skipIf(
   const built = (args: string[], cacheHome: string) => {
     const env: NodeJS.ProcessEnv = { ...process.env, XDG_CACHE_HOME: cacheHome };
     delete env.RINGFENCE_FROM_SOURCE;
-    return spawnSync(process.execPath, ['bin/ringfence.js', ...args], { encoding: 'utf8', env });
+    return spawnSync(process.execPath, ['bin/ringfence.cjs', ...args], { encoding: 'utf8', env });
   };
 
   it('streams output and exits with the command exit code, run after run', () => {

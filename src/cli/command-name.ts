@@ -1,4 +1,4 @@
-// Which command a `ringfence` command line runs. No imports: bin/ringfence.js loads this before
+// Which command a `ringfence` command line runs. No imports: bin/ringfence.cjs loads this before
 // anything else to pick the bundled entry of a hot command (see scripts/copy-assets.mjs).
 
 /** Global options that take a value, so their values are not mistaken for the command name. */

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import type * as YamlModule from 'yaml';
 import type { ZodError } from 'zod';
 import { ConfigError, type Issue } from '../errors.js';
+import { defaultPolicy } from '../policy/policy-schema.js';
 import { configSchema, type RingfenceConfig } from './config-schema.js';
 import { BUILTIN_CONFIG } from './builtin-config.js';
 import {
@@ -42,7 +43,11 @@ export function parseConfig(text: string, source = 'config'): RingfenceConfig {
 export function validateConfig(raw: unknown, source = 'config'): RingfenceConfig {
   const parsed = configSchema.safeParse(raw ?? {});
   if (!parsed.success) throw new ConfigError(`${source}: invalid config`, zodIssues(parsed.error));
-  return parsed.data;
+  const config = parsed.data;
+  // A tier may name "default" without defining it: the policy with the schema's defaults. Filled
+  // in here, so resolving a tier (on the CLI's start-up path) needs no schema.
+  config.policies.default ??= defaultPolicy();
+  return config;
 }
 
 export function loadConfig(explicitPath?: string): {

@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
-import { defaultPolicy, type Policy } from '../policy/policy-schema.js';
+import type { Policy } from '../policy/policy-schema.js';
 import type { RingfenceConfig, Tier } from './config-schema.js';
 import { TIERS, type TierName } from './tier-names.js';
 import { BUILTIN_CONFIG } from './builtin-config.js';
@@ -79,7 +79,13 @@ export function resolveTier(
   let policyName: string;
   if (typeof tier.policy === 'string') {
     policyName = tier.policy;
-    policy = config.policies[tier.policy] ?? defaultPolicy();
+    // validateConfig() checked every name and filled in "default" when it was absent.
+    const named = config.policies[tier.policy];
+    if (!named)
+      throw new ConfigError('unknown policy', [
+        { path: `tiers.${tierKey}.policy`, message: `unknown policy "${tier.policy}"` },
+      ]);
+    policy = named;
   } else {
     policyName = `tiers.${tierKey}.policy`;
     policy = tier.policy;

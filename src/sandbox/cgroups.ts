@@ -1,7 +1,7 @@
 // Resource limits through cgroups, v1 (memory, pids, cpu hierarchies) or v2 (unified), for one
 // sandbox: create with limits, report which limit fired, read usage, kill everything, remove.
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rmdir, writeFile, readdir } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rmdir, writeFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const ROOT = '/sys/fs/cgroup';
@@ -93,7 +93,6 @@ export class SandboxCgroup {
     this.#dirs = dirs;
   }
 
-  /** Creates the cgroup(s) and writes the limits. Throws when the host refuses. */
   /**
    * Creates the cgroup(s); with `limits` also writes them. Without, the cgroup starts unlimited
    * (a pre-spawned sandbox whose limits are written by `setLimits` before it runs anything).
@@ -103,28 +102,37 @@ export class SandboxCgroup {
     limits: CgroupLimits | undefined,
     support: CgroupSupport,
   ): Promise<SandboxCgroup> {
-    let cg: SandboxCgroup;
+    const cg = SandboxCgroup.createSync(id, support);
+    if (limits) await cg.setLimits(limits);
+    return cg;
+  }
+
+  /**
+   * Creates the cgroup(s), unlimited. Synchronous on purpose, like `readOr`: a few mkdirs in a
+   * virtual filesystem, which a one-shot command does while it is still loading (early-stub.ts).
+   * Throws when the host refuses.
+   */
+  static createSync(id: string, support: CgroupSupport): SandboxCgroup {
     if (support.version === 1) {
       const dirs = {
         memory: join(v1Dir('memory'), GROUP, id),
         pids: join(v1Dir('pids'), GROUP, id),
         cpu: join(v1Dir('cpu'), GROUP, id),
       };
-      for (const d of Object.values(dirs)) await mkdir(d, { recursive: true });
-      cg = new SandboxCgroup(1, dirs);
-    } else if (support.version === 2) {
-      const parent = join(ROOT, GROUP);
-      await mkdir(parent, { recursive: true });
-      await writeIfExists(join(ROOT, 'cgroup.subtree_control'), '+memory +pids +cpu');
-      await writeFile(join(parent, 'cgroup.subtree_control'), '+memory +pids +cpu');
-      const dir = join(parent, id);
-      await mkdir(dir, { recursive: true });
-      cg = new SandboxCgroup(2, { memory: dir, pids: dir, cpu: dir });
-    } else {
-      throw new Error(support.problem ?? 'cgroups unavailable');
+      for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
+      return new SandboxCgroup(1, dirs);
     }
-    if (limits) await cg.setLimits(limits);
-    return cg;
+    if (support.version === 2) {
+      const parent = join(ROOT, GROUP);
+      mkdirSync(parent, { recursive: true });
+      const enable = join(ROOT, 'cgroup.subtree_control');
+      if (existsSync(enable)) writeFileSync(enable, '+memory +pids +cpu');
+      writeFileSync(join(parent, 'cgroup.subtree_control'), '+memory +pids +cpu');
+      const dir = join(parent, id);
+      mkdirSync(dir, { recursive: true });
+      return new SandboxCgroup(2, { memory: dir, pids: dir, cpu: dir });
+    }
+    throw new Error(support.problem ?? 'cgroups unavailable');
   }
 
   /**

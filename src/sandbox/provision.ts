@@ -1,7 +1,7 @@
 // Creates a sandbox for a session with its egress wired in: the session's proxy socket, a relay
 // (outside joining only its netns, or inside for gVisor), proxy env and the CA it trusts.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from './random-bytes.js';
 import { chmod, chown, mkdir, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

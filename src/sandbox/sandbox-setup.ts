@@ -1,6 +1,6 @@
 // Steps the supervisor-based drivers (bubblewrap, docker, gvisor) take alike around creating a
 // sandbox: its id, its workspace directory, the OOM shield of its supervisor and the probe run.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from './random-bytes.js';
 import { readFileSync, writeFileSync, type Stats } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';

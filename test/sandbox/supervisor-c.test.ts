@@ -30,9 +30,10 @@ const cUnavailable =
     ? undefined
     : 'build/rf-supervisor is not built (run scripts/build-supervisor.sh)');
 
+// The fallbacks together: supervisor.py, launched by the shell stub (sh + setpriv).
 runDriverSuite({
-  name: 'bubblewrap (python supervisor)',
-  createDriver: async () => new BubblewrapDriver({ supervisor: 'python' }),
+  name: 'bubblewrap (python supervisor, shell stub)',
+  createDriver: async () => new BubblewrapDriver({ supervisor: 'python', stub: 'shell' }),
   ...(unavailable ? { unavailable } : {}),
 });
 

@@ -1,7 +1,7 @@
 // The bubblewrap driver: the default "sandbox runtime" tier on Linux. One long-lived bwrap
 // process per sandbox runs the supervisor; each exec is a fork inside it, not a new bwrap.
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../random-bytes.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readdir, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -17,14 +17,7 @@ import {
   protectSupervisor,
 } from '../sandbox-setup.js';
 import { seccompProgram } from '../seccomp-bpf.js';
-import {
-  buildBwrapArgs,
-  GROUP,
-  HOSTS,
-  PASSWD,
-  SUPERVISOR_BINARY_PATH,
-  SUPERVISOR_PATH,
-} from './bwrap-args.js';
+import { buildBwrapArgs, GROUP, HOSTS, PASSWD } from './bwrap-args.js';
 import { BubblewrapSandbox } from './bubblewrap-sandbox.js';
 import {
   discardStub,
@@ -33,11 +26,13 @@ import {
   spawnStub,
   startStub,
   type Stub,
+  type StubOptions,
 } from './bwrap-launcher.js';
+import { stubOptionsFor, takePrestartedStub, which } from './early-stub.js';
 import { SupervisorClient } from './supervisor-client.js';
 import { Mounter } from './mounter.js';
 import {
-  SUPERVISOR_BINARY,
+  stubBinary,
   SUPERVISOR_PY,
   usesCSupervisor,
   type SupervisorChoice,
@@ -125,13 +120,11 @@ export interface BubblewrapDriverOptions {
    * cgroup join. Default 2, or RINGFENCE_PRESPAWN; 0 spawns each on demand.
    */
   prespawn?: number;
-}
-
-function which(cmd: string): string | undefined {
-  for (const dir of ['/usr/bin', '/bin', '/usr/sbin', '/usr/local/bin']) {
-    if (existsSync(join(dir, cmd))) return join(dir, cmd);
-  }
-  return undefined;
+  /**
+   * The process that becomes bwrap: 'auto' (default) build/rf-stub when built, else a shell
+   * script with setpriv; 'shell' always the script (kept covered by the tests).
+   */
+  stub?: 'auto' | 'shell';
 }
 
 export class BubblewrapDriver implements SandboxDriver {
@@ -140,8 +133,10 @@ export class BubblewrapDriver implements SandboxDriver {
   readonly #python: string | undefined;
   readonly #requireSeccomp: boolean;
   readonly #cgroups: CgroupSupport;
-  readonly #supervisorSource: Buffer;
+  /** supervisor.py's source; the C supervisor goes to bwrap as a file (StubOptions). */
+  readonly #supervisorSource: Buffer | undefined;
   readonly #supervisorBinary: boolean;
+  readonly #stubBinary: string | undefined;
   readonly #live = new Set<BubblewrapSandbox>();
   readonly #prespawn: number;
   #stubs: ReadyPool<Stub> | undefined;
@@ -158,9 +153,8 @@ export class BubblewrapDriver implements SandboxDriver {
     this.#prespawn = options.prespawn ?? Number(process.env.RINGFENCE_PRESPAWN ?? 2);
     this.#cgroups = detectCgroups();
     this.#supervisorBinary = usesCSupervisor(options.supervisor);
-    this.#supervisorSource = readFileSync(
-      this.#supervisorBinary ? SUPERVISOR_BINARY : SUPERVISOR_PY,
-    );
+    this.#stubBinary = options.stub === 'shell' ? undefined : stubBinary();
+    this.#supervisorSource = this.#supervisorBinary ? undefined : readFileSync(SUPERVISOR_PY);
   }
 
   get cgroupSupport(): CgroupSupport {
@@ -280,7 +274,9 @@ export class BubblewrapDriver implements SandboxDriver {
     );
     const stub = stage
       ? await spawnStub({ ...stubOptions, stage: { workspace, stageDir: STAGE_DIR } })
-      : (this.#stubs.take() ?? (await spawnStub(stubOptions)));
+      : (this.#stubs.take() ??
+        (await takePrestartedStub(stubOptions)) ??
+        (await spawnStub(stubOptions)));
     const rlimits = [`fsize=${limits.diskMb * 1024 * 1024}`, 'core=0'];
     try {
       if (stub.cgroup) await stub.cgroup.setLimits(cgroupLimits);
@@ -373,8 +369,14 @@ export class BubblewrapDriver implements SandboxDriver {
     await this.#slotsReaped;
   }
 
-  #stubOptions(): { bwrap: string; cgroups: CgroupSupport; command: string[] } {
-    return { bwrap: this.#bwrap!, cgroups: this.#cgroups, command: this.#command() };
+  #stubOptions(): StubOptions {
+    return stubOptionsFor(
+      this.#bwrap!,
+      this.#python,
+      this.#supervisorBinary,
+      this.#cgroups,
+      this.#stubBinary,
+    );
   }
 
   /** Hands a stub the bwrap options and data, lets it exec, and waits for the supervisor. */
@@ -394,7 +396,7 @@ export class BubblewrapDriver implements SandboxDriver {
     });
     startStub(stub, {
       seccomp,
-      supervisor: this.#supervisorSource,
+      ...(this.#supervisorSource ? { supervisor: this.#supervisorSource } : {}),
       passwd: PASSWD,
       group: GROUP,
       hosts: HOSTS,
@@ -469,13 +471,6 @@ export class BubblewrapDriver implements SandboxDriver {
     });
     this.#live.add(sandbox);
     return sandbox;
-  }
-
-  /** The supervisor command line inside the sandbox (what buildBwrapArgs puts after `--`). */
-  #command(): string[] {
-    return this.#supervisorBinary
-      ? [SUPERVISOR_BINARY_PATH]
-      : [this.#python ?? 'python3', '-I', '-S', '-B', SUPERVISOR_PATH];
   }
 
   /** Destroys every sandbox this driver created. */

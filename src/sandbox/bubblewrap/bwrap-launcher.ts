@@ -3,7 +3,8 @@
 // arguments and data and lets it exec. Joining a cgroup costs several ms on this kernel, so the
 // driver keeps a few stubs ready and a sandbox's creation skips that cost.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../random-bytes.js';
+import { closeSync, openSync } from 'node:fs';
 import { SandboxCgroup, type CgroupSupport } from '../cgroups.js';
 
 /** Host uids for sandboxes when ringfence runs as root: a private range, one uid per sandbox. */
@@ -35,13 +36,21 @@ export interface StubOptions {
   /** The sandbox's command (the supervisor): bwrap wants it on its real argv, after `--`. */
   command: readonly string[];
   cgroups: CgroupSupport;
+  /**
+   * The supervisor binary: opened here and given to bwrap as its fd, which bwrap reads straight
+   * from the file (piping ~800 KiB through this process cost several ms per sandbox).
+   */
+  supervisorFile?: string;
+  /** build/rf-stub (stub.c): the stub without a shell and setpriv, when it is built. */
+  stubBinary?: string;
   /** Set when the workspace must be bound at `stageDir` in a private mount namespace first. */
   stage?: { workspace: string; stageDir: string };
 }
 
 export interface StartData {
   seccomp: Buffer | null;
-  supervisor: Buffer;
+  /** The supervisor's bytes; absent when the stub was given `supervisorFile`. */
+  supervisor?: Buffer;
   passwd: string;
   group: string;
   hosts: string;
@@ -51,42 +60,81 @@ export interface StartData {
 
 const isRoot = (): boolean => process.getuid?.() === 0;
 
-/** Spawns a stub; as root it joins fresh cgroups and drops to a private uid, then waits for go. */
-export async function spawnStub(options: StubOptions): Promise<Stub> {
-  const root = isRoot();
-  const hostUid = root
-    ? HOST_UID_BASE + (randomBytes(4).readUInt32LE() % HOST_UID_SPAN)
-    : (process.getuid?.() ?? 1000);
-  let cgroup: SandboxCgroup | undefined;
-  if (root && !options.cgroups.problem) {
-    cgroup = await SandboxCgroup.create(
-      `rf-${randomBytes(6).toString('hex')}`,
-      undefined,
-      options.cgroups,
-    ).catch(() => undefined);
-  }
-  const procs = cgroup?.procsFiles ?? [];
+/**
+ * The stub as a shell script (no build/rf-stub, or a workspace to stage): joins the cgroups,
+ * waits for go, drops to `hostUid` with setpriv, execs bwrap.
+ */
+function shellStubArgs(
+  procs: readonly string[],
+  hostUid: number | undefined,
+  bwrap: readonly string[],
+  stage: StubOptions['stage'],
+): string[] {
   const join =
     'n=$1; shift; i=0; while [ $i -lt $n ]; do echo $$ > "$1" || exit 125; shift; i=$((i+1)); done; ';
   // Wait for the go line on fd 4; EOF (ringfence gone, stub discarded) ends the stub.
   const wait = 'read -r go <&4 || exit 0; exec 4<&-; ';
-  const bwrap = [options.bwrap, '--args', String(LAUNCH_FDS.args), '--', ...options.command];
-  const drop = root
-    ? ['/usr/bin/setpriv', `--reuid=${hostUid}`, `--regid=${hostUid}`, '--clear-groups', ...bwrap]
-    : bwrap;
-  const argv = options.stage
+  const drop =
+    hostUid !== undefined
+      ? ['/usr/bin/setpriv', `--reuid=${hostUid}`, `--regid=${hostUid}`, '--clear-groups', ...bwrap]
+      : [...bwrap];
+  return stage
     ? [
         '-c',
         `${join}${wait}exec /usr/bin/unshare --mount --propagation private /bin/sh -c 'mount --bind -- "$0" "$1" && shift && exec "$@"' "$@"`,
         'sh',
         String(procs.length),
         ...procs,
-        options.stage.workspace,
-        options.stage.stageDir,
+        stage.workspace,
+        stage.stageDir,
         ...drop,
       ]
     : ['-c', `${join}${wait}exec "$@"`, 'sh', String(procs.length), ...procs, ...drop];
-  const child = spawn('/bin/sh', argv, { stdio: Array(11).fill('pipe') as 'pipe'[], env: {} });
+}
+
+/** Spawns a stub; as root it joins fresh cgroups and drops to a private uid, then waits for go. */
+export async function spawnStub(options: StubOptions): Promise<Stub> {
+  return spawnStubNow(options);
+}
+
+/** `spawnStub` without a turn of the event loop: for a command that is still loading. */
+export function spawnStubNow(options: StubOptions): Stub {
+  const root = isRoot();
+  const hostUid = root
+    ? HOST_UID_BASE + (randomBytes(4).readUInt32LE() % HOST_UID_SPAN)
+    : (process.getuid?.() ?? 1000);
+  let cgroup: SandboxCgroup | undefined;
+  if (root && !options.cgroups.problem) {
+    try {
+      cgroup = SandboxCgroup.createSync(`rf-${randomBytes(6).toString('hex')}`, options.cgroups);
+    } catch {
+      cgroup = undefined; // limits fall back to rlimits, as without cgroups
+    }
+  }
+  const procs = cgroup?.procsFiles ?? [];
+  const bwrap = [options.bwrap, '--args', String(LAUNCH_FDS.args), '--', ...options.command];
+  const [file, argv] =
+    options.stubBinary && !options.stage
+      ? [
+          options.stubBinary,
+          [
+            ...procs.flatMap((p) => ['--join', p]),
+            ...(root ? ['--drop', String(hostUid), String(hostUid)] : []),
+            '--',
+            ...bwrap,
+          ],
+        ]
+      : ['/bin/sh', shellStubArgs(procs, root ? hostUid : undefined, bwrap, options.stage)];
+  const stdio: ('pipe' | number)[] = Array<'pipe'>(11).fill('pipe');
+  const supervisorFd = options.supervisorFile ? openSync(options.supervisorFile, 'r') : undefined;
+  if (supervisorFd !== undefined) stdio[LAUNCH_FDS.supervisor] = supervisorFd;
+  let child: ChildProcess;
+  try {
+    child = spawn(file, argv, { stdio, env: {} });
+  } finally {
+    // The child holds its own copy; a fresh open per stub, so each bwrap reads from offset 0.
+    if (supervisorFd !== undefined) closeSync(supervisorFd);
+  }
   for (const s of child.stdio) s?.on('error', () => undefined);
   return { hostUid, cgroup, child, stagedWorkspace: options.stage?.workspace };
 }
@@ -99,7 +147,7 @@ export function startStub(stub: Stub, data: StartData): void {
   };
   if (data.seccomp) end(LAUNCH_FDS.seccomp, data.seccomp);
   else end(LAUNCH_FDS.seccomp, '');
-  end(LAUNCH_FDS.supervisor, data.supervisor);
+  if (data.supervisor) end(LAUNCH_FDS.supervisor, data.supervisor);
   end(LAUNCH_FDS.passwd, data.passwd);
   end(LAUNCH_FDS.group, data.group);
   end(LAUNCH_FDS.hosts, data.hosts);
