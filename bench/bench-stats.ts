@@ -35,6 +35,29 @@ export async function measure(
   return { name, n, medianMs: percentile(times, 50), p90Ms: percentile(times, 90) };
 }
 
+/**
+ * Like `measure` for several cases at once, round-robin (one sample of each per round), so that
+ * a slow patch of the machine hits every case alike: for comparisons such as "x times srt".
+ */
+export async function measureInterleaved(
+  cases: readonly { name: string; fn: () => Promise<unknown> }[],
+  n: number,
+  warmup = 3,
+): Promise<Sample[]> {
+  const times: number[][] = cases.map(() => []);
+  for (let round = 0; round < warmup + n; round++) {
+    for (const [i, c] of cases.entries()) {
+      const t = performance.now();
+      await c.fn();
+      if (round >= warmup) times[i]!.push(performance.now() - t);
+    }
+  }
+  return cases.map((c, i) => {
+    const sorted = times[i]!.sort((a, b) => a - b);
+    return { name: c.name, n, medianMs: percentile(sorted, 50), p90Ms: percentile(sorted, 90) };
+  });
+}
+
 export function printTable(title: string, rows: Sample[]): void {
   const width = Math.max(...rows.map((r) => r.name.length), 10);
   process.stdout.write(

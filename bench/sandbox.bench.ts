@@ -7,16 +7,31 @@ import { join, resolve } from 'node:path';
 import { BubblewrapDriver } from '../src/sandbox/bubblewrap/bubblewrap-driver.js';
 import { defaultPolicy } from '../src/policy/policy-schema.js';
 import type { Sandbox } from '../src/sandbox/driver.js';
-import { measure, percentile, printTable, writeResults, type Sample } from './bench-stats.js';
+import {
+  measure,
+  measureInterleaved,
+  percentile,
+  printTable,
+  writeResults,
+  type Sample,
+} from './bench-stats.js';
 
 const N = Number(process.env.BENCH_N ?? 30);
 const root = resolve(import.meta.dirname ?? '.', '..');
 
-function run(cmd: string, args: string[], cwd?: string): Promise<number> {
+/** Runs a command to completion; a failure rejects with its stderr (a failed run is no sample). */
+function run(cmd: string, args: string[], cwd?: string): Promise<void> {
   return new Promise((res, rej) => {
-    const child = spawn(cmd, args, { stdio: 'ignore', ...(cwd ? { cwd } : {}) });
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      ...(cwd ? { cwd } : {}),
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.once('error', rej);
-    child.once('exit', (code) => res(code ?? 1));
+    child.once('close', (code) =>
+      code === 0 ? res() : rej(new Error(`${cmd} exited ${code}: ${stderr.trim().slice(0, 300)}`)),
+    );
   });
 }
 
@@ -135,40 +150,50 @@ async function main(): Promise<void> {
   const runtimes = [process.execPath, ...(process.env.BENCH_NODE ? [process.env.BENCH_NODE] : [])];
   for (const nodeBin of runtimes) {
     const version = execFileSync(nodeBin, ['--version'], { encoding: 'utf8' }).trim();
-    // What any Node CLI pays before its first line runs (e.g. NODE_EXTRA_CA_CERTS: Node 20 reads
-    // and parses that bundle at start-up, ~45 ms here; Node 22 defers it). (d) and (e) pay it too.
-    const floor = await measure(
-      `(f) node -e 0: start-up floor (node ${version})`,
-      Math.min(N, 20),
-      () => run(nodeBin, ['-e', '0'], root),
-    );
+    // srt exits 1 at once when a dependency is missing (ripgrep, socat): that is no anchor.
+    const srtProblem = !existsSync(srt)
+      ? 'not installed (npm i -D @anthropic-ai/sandbox-runtime, or set SRT_BIN)'
+      : await run(nodeBin, [realpathSync(srt), 'true'], root).then(
+          () => undefined,
+          (err: Error) => `cannot run: ${err.message} (apt-get install ripgrep socat)`,
+        );
+    // (f) is what any Node CLI pays before its first line runs (e.g. NODE_EXTRA_CA_CERTS: Node 20
+    // reads and parses that bundle at start-up, ~45 ms here; Node 22 defers it); (d) and (e) pay
+    // it too. The three are sampled round-robin, so the ratio is not skewed by a noisy patch.
+    const cases = [
+      {
+        name: `(d) ringfence sandbox exec -- true (${built ? 'built' : 'tsx'}, node ${version})`,
+        fn: () => run(nodeBin, [cliJs, 'sandbox', 'exec', '--', 'true'], root),
+      },
+      ...(srtProblem
+        ? []
+        : [
+            {
+              name: `(e) sandbox-runtime: srt true (node ${version})`,
+              fn: () => run(nodeBin, [realpathSync(srt), 'true'], root),
+            },
+          ]),
+      {
+        name: `(f) node -e 0: start-up floor (node ${version})`,
+        fn: () => run(nodeBin, ['-e', '0'], root),
+      },
+    ];
+    const [cli, ...others] = await measureInterleaved(cases, Math.max(N, 30));
+    const floor = others.pop()!;
     if (process.env.NODE_EXTRA_CA_CERTS) floor.note = 'NODE_EXTRA_CA_CERTS is set';
-    const cli = await measure(
-      `(d) ringfence sandbox exec -- true (${built ? 'built' : 'tsx'}, node ${version})`,
-      Math.min(N, 20),
-      () => run(nodeBin, [cliJs, 'sandbox', 'exec', '--', 'true'], root),
-    );
-    rows.push(cli);
-    if (existsSync(srt)) {
-      const srtJs = realpathSync(srt);
-      const s = await measure(
-        `(e) sandbox-runtime: srt true (node ${version})`,
-        Math.min(N, 20),
-        () => run(nodeBin, [srtJs, 'true'], root),
-      );
-      cli.note = `${(cli.medianMs / s.medianMs).toFixed(2)}x srt (target < 0.33x)`;
-      rows.push(s);
-      rows.push(floor);
-    } else {
-      rows.push({
+    const s = others[0];
+    if (s) cli!.note = `${(cli!.medianMs / s.medianMs).toFixed(2)}x srt (target < 0.33x)`;
+    rows.push(
+      cli!,
+      s ?? {
         name: '(e) sandbox-runtime: srt true',
         n: 0,
         medianMs: Number.NaN,
         p90Ms: Number.NaN,
-        note: 'not installed (npm i -D @anthropic-ai/sandbox-runtime, or set SRT_BIN)',
-      });
-      rows.push(floor);
-    }
+        note: srtProblem ?? '',
+      },
+      floor,
+    );
   }
 
   const idleRss = sandboxRssKb((warm as unknown as { initPid: number }).initPid);

@@ -3,7 +3,15 @@
 // validated, bundles the hot commands (`ringfence sandbox`: dist/cli/sandbox.cjs, see
 // src/cli/bundle-loader.ts), then stamps the build.
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -82,10 +90,11 @@ const { BUNDLED_COMMANDS, BUNDLE_BANNER } = await import(
   pathToFileURL(join(cliDir, 'bundle-loader.js')).href
 );
 rmSync(join(cliDir, '.cache'), { recursive: true, force: true });
-for (const command of BUNDLED_COMMANDS) {
+/** Bundles src/cli/<entry>.ts into dist/cli/<out>.cjs, banner and hash first (bundle-loader.ts). */
+async function bundle(entry, out) {
   const externals = new Set();
   const result = await build({
-    entryPoints: [join(srcDir, 'cli', `${command}-main.ts`)],
+    entryPoints: [join(srcDir, 'cli', `${entry}.ts`)],
     bundle: true,
     platform: 'node',
     format: 'cjs',
@@ -94,7 +103,7 @@ for (const command of BUNDLED_COMMANDS) {
     keepNames: true,
     write: false,
     metafile: true,
-    outfile: join(cliDir, `${command}.cjs`),
+    outfile: join(cliDir, `${out}.cjs`),
     plugins: [metaUrlPlugin, externalsPlugin(externals)],
     logLevel: 'silent',
   });
@@ -113,10 +122,17 @@ for (const command of BUNDLED_COMMANDS) {
       problems.push(`${name} has no CommonJS entry`);
     }
   }
-  if (problems.length) throw new Error(`bundle of ${command}: ${problems.join('; ')}`);
+  if (problems.length) throw new Error(`bundle of ${entry}: ${problems.join('; ')}`);
   const code = result.outputFiles[0].text;
   const hash = createHash('sha256').update(code).digest('hex');
-  writeFileSync(join(cliDir, `${command}.cjs`), `${BUNDLE_BANNER}${hash}\n${code}`);
+  writeFileSync(join(cliDir, `${out}.cjs`), `${BUNDLE_BANNER}${hash}\n${code}`);
+}
+
+for (const command of BUNDLED_COMMANDS) {
+  await bundle(`${command}-main`, command);
+  // What the command starts before its bundle is even read (see bundle-loader.ts).
+  if (existsSync(join(srcDir, 'cli', `${command}-prestart.ts`)))
+    await bundle(`${command}-prestart`, `${command}-prestart`);
 }
 
 // The bundle loader as CommonJS too, for bin/ringfence.cjs: the hot path never starts the ES

@@ -134,6 +134,21 @@ describe('bundled commands (bundle-loader)', () => {
     });
   });
 
+  it("runs the command's prestart bundle first, when there is one", () => {
+    const dir = probeDir(`${BUNDLE_BANNER}0123456789abcdef0123`);
+    writeFileSync(
+      join(dir, 'sandbox-prestart.cjs'),
+      `${BUNDLE_BANNER}fedcba98765432100123\nglobalThis.prestarted = __filename;\n`,
+    );
+    writeFileSync(
+      join(dir, 'sandbox.cjs'),
+      `${BUNDLE_BANNER}0123456789abcdef0123\nprocess.stdout.write(String(globalThis.prestarted));\n`,
+    );
+    const r = runBundled(dir, ['sandbox', 'exec', '--', 'true']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(join(dir, 'sandbox-prestart.cjs'));
+  });
+
   it('leaves commands without a bundle, or with a missing one, to the ES module entry', () => {
     const dir = probeDir(`${BUNDLE_BANNER}0123456789abcdef0123`);
     expect(runBundledCommand(['node', 'ringfence', 'config', 'check'], dir)).toBe(false);

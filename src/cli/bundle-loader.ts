@@ -2,6 +2,7 @@
 // no module resolution, one file read, no compilation (Node 20 has no compile cache of its own).
 import {
   closeSync,
+  existsSync,
   fstatSync,
   mkdirSync,
   openSync,
@@ -116,12 +117,12 @@ export function runBundledCommand(argv: readonly string[], cliDir: string): bool
   const name = commandName(argv.slice(2));
   if (name === undefined || !BUNDLED_COMMANDS.includes(name)) return false;
   const bundle = join(cliDir, `${name}.cjs`);
-  let source: string;
-  try {
-    source = readFileSync(bundle, 'utf8');
-  } catch {
-    return false;
-  }
-  runWithCodeCache(bundle, source);
+  if (!existsSync(bundle)) return false;
+  // A command's prestart bundle (`sandbox`: its sandbox's stub, src/cli/sandbox-prestart.ts) runs
+  // first, so what it starts overlaps the reading and compiling of the command's own bundle.
+  const prestart = join(cliDir, `${name}-prestart.cjs`);
+  if (existsSync(prestart)) runWithCodeCache(prestart, readFileSync(prestart, 'latin1'));
+  // esbuild writes ASCII (non-ASCII escaped): read as latin1, no UTF-8 decoding of ~350 KiB.
+  runWithCodeCache(bundle, readFileSync(bundle, 'latin1'));
   return true;
 }

@@ -32,7 +32,17 @@ export function stubOptionsFor(
     : { ...base, command: [python ?? 'python3', '-I', '-S', '-B', SUPERVISOR_PATH] };
 }
 
-let early: { key: string; stub: Promise<Stub | undefined> } | undefined;
+interface Early {
+  key: string;
+  stub: Promise<Stub | undefined>;
+}
+/**
+ * The process's one early stub, kept on globalThis: the entry's small prestart bundle
+ * (dist/cli/sandbox-prestart.cjs) starts it and the command's own bundle takes it, each with its
+ * own copy of this module.
+ */
+const SLOT = Symbol.for('ringfence.earlyStub');
+const slot = globalThis as { [SLOT]?: Early | undefined };
 
 const keyOf = (o: StubOptions): string =>
   JSON.stringify([o.bwrap, o.command, o.supervisorFile ?? '', o.stubBinary ?? '', o.cgroups]);
@@ -43,7 +53,7 @@ const keyOf = (o: StubOptions): string =>
  */
 export function prestartDefaultStub(): Stub | undefined {
   // Without root there is no cgroup to join, and a stub alone costs next to nothing.
-  if (early || process.getuid?.() !== 0) return undefined;
+  if (slot[SLOT] || process.getuid?.() !== 0) return undefined;
   const bwrap = which('bwrap');
   const cgroups = detectCgroups();
   if (!bwrap || cgroups.problem) return undefined;
@@ -60,7 +70,7 @@ export function prestartDefaultStub(): Stub | undefined {
   } catch {
     return undefined; // the driver spawns its own and reports what fails
   }
-  early = { key: keyOf(options), stub: Promise.resolve(stub) };
+  slot[SLOT] = { key: keyOf(options), stub: Promise.resolve(stub) };
   return stub;
 }
 
@@ -69,9 +79,10 @@ export function prestartDefaultStub(): Stub | undefined {
  * @returns undefined when there is none to take: spawn one.
  */
 export async function takePrestartedStub(options: StubOptions): Promise<Stub | undefined> {
+  const early = slot[SLOT];
   if (!early || early.key !== keyOf(options)) return undefined;
   const { stub: pending } = early;
-  early = undefined;
+  slot[SLOT] = undefined;
   const stub = await pending;
   if (stub && stub.child.exitCode === null && stub.child.signalCode === null) return stub;
   if (stub) await discardStub(stub);
@@ -80,8 +91,8 @@ export async function takePrestartedStub(options: StubOptions): Promise<Stub | u
 
 /** Discards a prestarted stub nobody took (another driver was configured, a staged workspace). */
 export async function discardPrestartedStub(): Promise<void> {
-  const pending = early?.stub;
-  early = undefined;
+  const pending = slot[SLOT]?.stub;
+  slot[SLOT] = undefined;
   const stub = await pending;
   if (stub) await discardStub(stub);
 }
