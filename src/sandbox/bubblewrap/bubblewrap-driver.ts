@@ -30,6 +30,7 @@ import {
 } from './bwrap-launcher.js';
 import { stubOptionsFor, takePrestartedStub, which } from './early-stub.js';
 import { SupervisorClient } from './supervisor-client.js';
+import { ETC_MOUNT_POINTS, systemEtc } from './system-etc.js';
 import { Mounter } from './mounter.js';
 import {
   stubBinary,
@@ -45,6 +46,9 @@ import {
  * with the sandbox; nothing is left on the host.
  */
 const STAGE_DIR = '/run/ringfence/stage';
+
+/** Prepared copies of the sandbox's /etc (system-etc.ts). */
+const SYSTEM_ETC_DIR = '/run/ringfence/system';
 
 /** Warm sandboxes' workspace mount points (shared mounts, one per sandbox, never reused). */
 const SLOTS_DIR = '/run/ringfence/slots';
@@ -379,10 +383,27 @@ export class BubblewrapDriver implements SandboxDriver {
     );
   }
 
+  /**
+   * The prepared /etc (system-etc.ts) for this launch: as root, and when nothing is to be mounted
+   * under /etc but its kept mount points (a read-only bind cannot get new ones).
+   */
+  #etcDir(spec: LaunchSpec): string | undefined {
+    if (process.getuid?.() !== 0) return undefined;
+    const targets = [
+      ...spec.readOnly,
+      ...spec.writable,
+      ...spec.extraReadOnly.map((e) => e.sandbox),
+    ];
+    const underEtc = (t: string): boolean => t === '/etc' || t.startsWith('/etc/');
+    if (targets.some((t) => underEtc(t) && !ETC_MOUNT_POINTS.includes(t))) return undefined;
+    return systemEtc(SYSTEM_ETC_DIR);
+  }
+
   /** Hands a stub the bwrap options and data, lets it exec, and waits for the supervisor. */
   async #launch(stub: Stub, spec: LaunchSpec): Promise<Launched> {
     const seccomp = seccompProgram();
     const { hostUid, cgroup, child } = stub;
+    const etcDir = this.#etcDir(spec);
     const args = buildBwrapArgs({
       fds: { ...LAUNCH_FDS, seccomp: seccomp ? LAUNCH_FDS.seccomp : undefined },
       tmpBytes: spec.tmpBytes,
@@ -393,13 +414,12 @@ export class BubblewrapDriver implements SandboxDriver {
       python: this.#python ?? 'python3',
       supervisorBinary: this.#supervisorBinary,
       workspaceSource: spec.workspaceSource,
+      ...(etcDir ? { etcDir } : {}),
     });
     startStub(stub, {
       seccomp,
       ...(this.#supervisorSource ? { supervisor: this.#supervisorSource } : {}),
-      passwd: PASSWD,
-      group: GROUP,
-      hosts: HOSTS,
+      ...(etcDir ? {} : { passwd: PASSWD, group: GROUP, hosts: HOSTS }),
       args: args.slice(0, args.lastIndexOf('--')),
     });
     const stdio = child.stdio as unknown as (NodeJS.ReadableStream | null)[];

@@ -3,7 +3,7 @@
 import { existsSync, lstatSync } from 'node:fs';
 
 /** /etc entries programs need; nothing else of the host's /etc is visible. */
-const ETC_READ_ONLY = [
+export const ETC_READ_ONLY = [
   '/etc/ld.so.cache',
   '/etc/ld.so.conf',
   '/etc/ld.so.conf.d',
@@ -40,10 +40,16 @@ export interface BwrapArgsInput {
   supervisorBinary?: boolean;
   /** Host path bwrap binds at /workspace (a staging mount point when running as root). */
   workspaceSource: string;
+  /** The prepared /etc (system-etc.ts), bound in one mount; absent: entry by entry. */
+  etcDir?: string;
 }
 
-/** Root-level entries of the host image: symlinks stay symlinks (merged /usr), dirs are bound. */
-function systemImageArgs(): string[] {
+/**
+ * Root-level entries of the host image: symlinks stay symlinks (merged /usr), dirs are bound.
+ * /etc is the prepared copy (system-etc.ts) in one mount, else its entries one by one with
+ * ringfence's passwd, group and hosts from the stub's fds.
+ */
+function systemImageArgs(fds: BwrapFds, etcDir: string | undefined): string[] {
   const args = ['--ro-bind', '/usr', '/usr'];
   for (const entry of ['/bin', '/sbin', '/lib', '/lib64', '/lib32', '/libx32']) {
     if (!existsSync(entry)) continue;
@@ -51,7 +57,11 @@ function systemImageArgs(): string[] {
     if (st.isSymbolicLink()) args.push('--symlink', `usr${entry}`, entry);
     else args.push('--ro-bind', entry, entry);
   }
+  if (etcDir) return [...args, '--ro-bind', etcDir, '/etc'];
   for (const path of ETC_READ_ONLY) args.push('--ro-bind-try', path, path);
+  args.push('--ro-bind-data', String(fds.passwd), '/etc/passwd');
+  args.push('--ro-bind-data', String(fds.group), '/etc/group');
+  args.push('--ro-bind-data', String(fds.hosts), '/etc/hosts');
   return args;
 }
 
@@ -80,16 +90,7 @@ export function buildBwrapArgs(input: BwrapArgsInput): string[] {
     '--cap-drop',
     'ALL',
     '--clearenv',
-    ...systemImageArgs(),
-    '--ro-bind-data',
-    String(fds.passwd),
-    '/etc/passwd',
-    '--ro-bind-data',
-    String(fds.group),
-    '/etc/group',
-    '--ro-bind-data',
-    String(fds.hosts),
-    '/etc/hosts',
+    ...systemImageArgs(fds, input.etcDir),
     '--proc',
     '/proc',
     '--dev',

@@ -51,9 +51,10 @@ export interface StartData {
   seccomp: Buffer | null;
   /** The supervisor's bytes; absent when the stub was given `supervisorFile`. */
   supervisor?: Buffer;
-  passwd: string;
-  group: string;
-  hosts: string;
+  /** /etc/passwd, group and hosts; absent when the prepared /etc has them (system-etc.ts). */
+  passwd?: string;
+  group?: string;
+  hosts?: string;
   /** bwrap options (without `--` and the command, which the stub already has). */
   args: readonly string[];
 }
@@ -148,9 +149,9 @@ export function startStub(stub: Stub, data: StartData): void {
   if (data.seccomp) end(LAUNCH_FDS.seccomp, data.seccomp);
   else end(LAUNCH_FDS.seccomp, '');
   if (data.supervisor) end(LAUNCH_FDS.supervisor, data.supervisor);
-  end(LAUNCH_FDS.passwd, data.passwd);
-  end(LAUNCH_FDS.group, data.group);
-  end(LAUNCH_FDS.hosts, data.hosts);
+  end(LAUNCH_FDS.passwd, data.passwd ?? '');
+  end(LAUNCH_FDS.group, data.group ?? '');
+  end(LAUNCH_FDS.hosts, data.hosts ?? '');
   end(LAUNCH_FDS.args, Buffer.from(data.args.map((a) => `${a}\0`).join('')));
   end(LAUNCH_FDS.go, 'go\n');
 }
