@@ -358,7 +358,7 @@ async function main(): Promise<void> {
       ? { port: child.relayPort, stop: () => undefined }
       : await startRelay(join(world.dir, 'bench.sock'), block);
     const relayKind = child.relayPort
-      ? 'rf-relay (C; approved CONNECT tunnels dialled and spliced by it)'
+      ? 'rf-relay (C; approved CONNECT tunnels and plain-HTTP response bodies dialled and spliced by it)'
       : `socat -b ${block} TCP->unix (nodelay)`;
     // The production path: a bubblewrap sandbox whose egress is its own relay + this process's
     // proxy session (skipped without bwrap).

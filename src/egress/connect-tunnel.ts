@@ -6,9 +6,9 @@ import { bindingsFor } from './credentials.js';
 import { decideTarget } from './decide.js';
 import { MAX_CLIENT_HELLO_BYTES, parseClientHello } from './tls-client-hello.js';
 import { rawDenyResponse, type Denial } from './reasons.js';
-import { RELAY_HEADER, type RelayLink } from './relay-process.js';
+import { LEG_HEADER, RELAY_HEADER } from './relay-process.js';
 import { resolvePinned } from './resolve.js';
-import { emitDenied, track, type SessionContext } from './session-context.js';
+import { emitDenied, relayMark, track, type SessionContext } from './session-context.js';
 import { normaliseTargetHost, parseAuthority, type Target } from './target.js';
 import type { TunnelInfo } from './http-forward.js';
 
@@ -93,7 +93,10 @@ export async function handleConnect(
   head: Buffer,
   terminate: TerminateFn,
 ): Promise<void> {
+  if (claimLeg(ctx, req, client, head)) return;
   const startedAt = Date.now();
+  // read here, before any await: a connection's first request is the one the relay marks
+  const mark = relayMark(ctx, req);
   track(ctx, client);
   client.on('error', () => client.destroy());
   const parsed = parseAuthority(req.url ?? '', undefined);
@@ -131,7 +134,7 @@ export async function handleConnect(
     });
   };
 
-  const viaRelay = relayConnection(ctx, req);
+  const viaRelay = mark?.first ? mark.conn : undefined;
   if (bindingsFor(ctx.bindings, target).length > 0) {
     // TLS termination needs the bytes here: a relay forwards the client's bytes again.
     if (viaRelay) viaRelay.relay.pass(viaRelay.id);
@@ -199,18 +202,26 @@ export async function handleConnect(
   });
 }
 
-/** The trusted relay and its connection id, when the relay marked this CONNECT (first header). */
-function relayConnection(
+/**
+ * A leg of the relay: its own new connection carrying a plain request's upstream (see relay.c),
+ * `CONNECT leg` with the relay's mark and the UPSTREAM's nonce as its first two headers, on the
+ * connection's first request. Handed to the waiting request; anything else, a client's CONNECT
+ * with the same headers included (its nonce is never right), is an ordinary CONNECT.
+ */
+function claimLeg(
   ctx: SessionContext,
   req: IncomingMessage,
-): { relay: RelayLink; id: string } | undefined {
-  const relay = ctx.relay;
-  const [name, value] = req.rawHeaders;
-  if (!relay || name?.toLowerCase() !== RELAY_HEADER || !value || !/^\d{1,19}$/.test(value))
-    return undefined;
-  if (ctx.served.has(req.socket)) return undefined; // not the connection's first request
-  ctx.served.add(req.socket);
-  return { relay, id: value };
+  socket: Socket,
+  head: Buffer,
+): boolean {
+  const [mark, id, leg, nonce] = req.rawHeaders;
+  if (!ctx.relay || req.url !== 'leg' || ctx.served.has(socket) || !id || !nonce) return false;
+  if (mark?.toLowerCase() !== RELAY_HEADER || leg?.toLowerCase() !== LEG_HEADER) return false;
+  if (!ctx.relay.claimLeg(id, nonce, socket)) return false;
+  ctx.served.add(socket);
+  socket.on('error', () => socket.destroy()); // between requests nothing else listens
+  if (head.length) socket.unshift(head);
+  return true;
 }
 
 /**

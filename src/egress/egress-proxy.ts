@@ -93,6 +93,7 @@ export class EgressProxy {
         sockets: new Set(),
         spliced: new Set(),
         served: new WeakSet(),
+        relayed: new WeakMap(),
         closed: false,
       },
       options.socketPath,

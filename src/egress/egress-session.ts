@@ -9,7 +9,7 @@ import { handleConnect } from './connect-tunnel.js';
 import type { RelayLink } from './relay-process.js';
 import { handlePlainRequest, handleTerminatedRequest, type TunnelInfo } from './http-forward.js';
 import { denyMessage, rawDenyResponse } from './reasons.js';
-import { track, type SessionContext } from './session-context.js';
+import { relayMark, track, type SessionContext } from './session-context.js';
 
 const HEADERS_TIMEOUT_MS = 30_000;
 const MAX_HEADER_BYTES = 32 * 1024;
@@ -59,9 +59,9 @@ export class EgressSession {
     });
     const terminate = createTerminator(ctx, this.#inner, tunnels);
     this.#server = createServer(options, (req, res) => {
-      ctx.served.add(req.socket);
+      const mark = relayMark(ctx, req); // read on every request: it records the first one
       if (ctx.closed) return void res.destroy();
-      handlePlainRequest(ctx, req, res).catch((err: unknown) => failClosed(res, err));
+      handlePlainRequest(ctx, req, res, mark?.conn).catch((err: unknown) => failClosed(res, err));
     });
     this.#server.maxConnections = ctx.limiter.limits.maxClientConnections;
     this.#server.on('connection', (socket: Socket) => track(ctx, socket));
@@ -110,8 +110,9 @@ export class EgressSession {
   }
 
   /**
-   * Lets `relay` dial and splice the CONNECT tunnels it marks. Attach only a relay that alone can
-   * reach this session's socket (see src/egress/relay.c); without one every byte passes here.
+   * Lets `relay` dial and splice the CONNECT tunnels and plain responses' bodies of the client
+   * connections it marks. Attach only a relay that alone can reach this session's socket (see
+   * src/egress/relay.c); without one every byte passes here.
    */
   attachRelay(relay: RelayLink | undefined): void {
     this.#ctx.relay = relay;

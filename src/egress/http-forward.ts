@@ -11,8 +11,15 @@ import { bindingsFor, type CompiledBinding } from './credentials.js';
 import { decideRequest, decideTarget } from './decide.js';
 import { RedactStream, redactText } from './redact.js';
 import { denyMessage, denyStatus, type Denial } from './reasons.js';
+import { CarriedRequest, inTurn } from './relay-http.js';
+import { LEG_HEADER, RELAY_HEADER } from './relay-process.js';
 import { resolvePinned } from './resolve.js';
-import { emitDenied, track, type SessionContext } from './session-context.js';
+import {
+  emitDenied,
+  track,
+  type RelayedConnection,
+  type SessionContext,
+} from './session-context.js';
 import { parseAbsoluteUrl, parseAuthority, sameTarget, type Target } from './target.js';
 
 const HOP_BY_HOP = new Set([
@@ -25,6 +32,9 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+  // the relay's own headers never go upstream (on a first request: the relay's mark)
+  RELAY_HEADER,
+  LEG_HEADER,
 ]);
 
 /** Idle upstream keep-alive sockets close after this (below the common 5 s server default). */
@@ -158,11 +168,25 @@ function decoderFor(encoding: string | undefined): Transform | undefined {
   }
 }
 
-/** Handles one absolute-form `http://` request arriving on the session socket. */
-export async function handlePlainRequest(
+/**
+ * Handles one absolute-form `http://` request arriving on the session socket. `relayed`: the
+ * client connection is the relay's, which then carries the request upstream (in turn).
+ */
+export function handlePlainRequest(
   ctx: SessionContext,
   req: IncomingMessage,
   res: ServerResponse,
+  relayed?: RelayedConnection,
+): Promise<void> {
+  if (!relayed) return decidePlain(ctx, req, res);
+  return inTurn(relayed, req, res, () => decidePlain(ctx, req, res, relayed));
+}
+
+async function decidePlain(
+  ctx: SessionContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  relayed?: RelayedConnection,
 ): Promise<void> {
   const startedAt = Date.now();
   const url = req.url ?? '';
@@ -179,7 +203,8 @@ export async function handlePlainRequest(
   if (limit) return deny(ctx, res, target, limit, startedAt);
   const pinned = await resolvePinned(ctx.policy, target, ctx.lookup);
   if (!pinned.ok) return deny(ctx, res, target, pinned.denial, startedAt);
-  send(ctx, req, res, { target, ip: pinned.ip, rule: decision.rule }, path, false, startedAt);
+  const tunnel = { target, ip: pinned.ip, rule: decision.rule };
+  await send(ctx, req, res, tunnel, path, false, startedAt, relayed);
 }
 
 /** Handles one request inside a TLS tunnel the proxy terminated (credential-bound host). */
@@ -200,7 +225,7 @@ export function handleTerminatedRequest(
   if (ruleDenial) return deny(ctx, res, tunnel.target, ruleDenial, startedAt, extra);
   const limit = ctx.limiter.newConnection();
   if (limit) return deny(ctx, res, tunnel.target, limit, startedAt, extra);
-  send(ctx, req, res, tunnel, path, true, startedAt);
+  void send(ctx, req, res, tunnel, path, true, startedAt);
 }
 
 function deny(
@@ -234,7 +259,7 @@ function injectedHeaders(bound: readonly CompiledBinding[]): string[] {
   return out;
 }
 
-function send(
+async function send(
   ctx: SessionContext,
   req: IncomingMessage,
   res: ServerResponse,
@@ -242,7 +267,8 @@ function send(
   path: string,
   tls: boolean,
   startedAt: number,
-): void {
+  relayed?: RelayedConnection,
+): Promise<void> {
   const { target, ip } = tunnel;
   const bound = bindingsFor(ctx.bindings, target);
   const drop = new Set([
@@ -278,6 +304,18 @@ function send(
       terminated: tls,
     });
   };
+  // The relay carries the request when the proxy needs none of the response's bytes (no
+  // credential bound): its leg to the pinned address, kept from the connection's last request or
+  // dialled now, stands for the upstream socket.
+  const viaRelay = !tls && bound.length === 0 ? relayed : undefined;
+  const opened =
+    viaRelay && (await CarriedRequest.open(ctx, viaRelay, { ip, port: target.port }, req, res));
+  if (opened === 'unreachable') {
+    finish(false, 'upstream_unreachable');
+    return writeDeny(res, { reason: 'upstream_unreachable' });
+  }
+  const carried = opened; // undefined: the proxy carries it itself
+  if (carried) headers.push('Connection', 'keep-alive'); // the leg may serve the next request
   const options = {
     host: ip,
     port: target.port,
@@ -294,10 +332,18 @@ function send(
         rejectUnauthorized: true,
         agent: false,
       })
-    : httpRequest({ ...options, agent: ctx.closed ? false : agentFor(ctx) });
-  upstream.setTimeout(ctx.limiter.limits.idleTimeoutMs, () => upstream.destroy(new Error('idle')));
-  upstream.on('socket', (s) => trackUpstream(ctx, s));
+    : carried
+      ? httpRequest({ ...options, createConnection: () => carried.view })
+      : httpRequest({ ...options, agent: ctx.closed ? false : agentFor(ctx) });
+  // a leg is a session connection: tracked, with the session's idle timeout, since it came in
+  if (!carried) {
+    upstream.setTimeout(ctx.limiter.limits.idleTimeoutMs, () =>
+      upstream.destroy(new Error('idle')),
+    );
+    upstream.on('socket', (s) => trackUpstream(ctx, s));
+  }
   upstream.on('error', (err) => {
+    carried?.giveUp();
     ctx.logger.debug({ sessionId: ctx.sessionId, err: err.message }, 'upstream error');
     if (!res.headersSent) {
       finish(false, 'upstream_unreachable');
@@ -316,6 +362,12 @@ function send(
     let respHeaders = filterHeaders(up.rawHeaders, dropResp);
     if (targets.length)
       respHeaders = respHeaders.map((v, i) => (i % 2 ? redactText(v, targets) : v));
+    const spliced = carried?.answer(upstream, up, respHeaders, (carriedIn, why) => {
+      bytesIn = carriedIn;
+      if (why === 'bytes_exceeded') finish(false, why);
+      else finish(true, 'allowed');
+    });
+    if (spliced) return;
     res.writeHead(up.statusCode ?? 502, respHeaders);
     countBytes(ctx, up, (n) => (bytesIn += n));
     const onDone = (err?: Error): void => {
@@ -335,5 +387,8 @@ function send(
   forward(req, upstream, (err) => {
     if (err) upstream.destroy();
   });
-  res.once('close', () => finish(true, 'allowed'));
+  res.once('close', () => {
+    carried?.giveUp();
+    if (!carried?.spliced) finish(true, 'allowed'); // a spliced body reports at its end
+  });
 }

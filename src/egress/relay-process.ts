@@ -1,8 +1,10 @@
 // The C egress relay (src/egress/relay.c, build/rf-relay) as seen from the proxy: starts it in a
 // sandbox's network namespace and speaks its control protocol. Through it an approved CONNECT
-// tunnel is dialled by the relay to the pinned IP and its bytes are spliced, never copied here.
+// tunnel, or a plain request's response body, moves by splice in the relay, never copied here.
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -16,16 +18,36 @@ export function relayBinary(): string | undefined {
   return existsSync(path) ? path : undefined;
 }
 
-/** The header the relay inserts first into each CONNECT head it forwards. */
+/** The header the relay inserts first into the first request head of each client connection. */
 export const RELAY_HEADER = 'x-ringfence-relay';
+/** The second header of a leg (the relay's own connection for an UPSTREAM): its nonce. */
+export const LEG_HEADER = 'x-ringfence-leg';
 
 export type TunnelEnd = 'eof' | 'idle' | 'error' | 'drop' | 'relay_exit';
+/** How a spliced body ended: `done` is complete; otherwise the relay closed the client. */
+export type BodyEnd = 'done' | 'short' | 'idle' | 'error' | 'drop' | 'relay_exit';
 
 export interface SplicedTunnel {
   /** Progress: totals so far (in = from upstream, out = to upstream). */
   onBytes(bytesIn: number, bytesOut: number): void;
   onEnd(bytesIn: number, bytesOut: number, why: TunnelEnd): void;
 }
+
+export interface SplicedBody {
+  /** Progress: body bytes moved so far. */
+  onBytes(bytes: number): void;
+  onEnd(bytes: number, why: BodyEnd): void;
+}
+
+/**
+ * Where a body stands after `bodyAt`: `bytes` of it went on the leg; `held`: the relay splices
+ * the rest on `body()`; `next`: all of it is there and the relay waits for the next head;
+ * `copy`: all of it is there, and the relay copies on until the leg closes.
+ */
+export type BodyAt = { bytes: number; rest: 'held' | 'next' | 'copy' } | undefined;
+
+/** The upstream of a plain request: the leg socket that carries it, or why there is none. */
+export type Leg = { ok: true; socket: Socket } | { ok: false; errno: number };
 
 /** What a session needs of its relay. */
 export interface RelayLink {
@@ -35,8 +57,38 @@ export interface RelayLink {
   splice(id: string, idleMs: number, tunnel: SplicedTunnel): void;
   /** Resumes forwarding the client's bytes to the proxy (TLS termination of a bound host). */
   pass(id: string): void;
-  /** Closes the relay's upstream connection of `id` (the proxy ends its own leg). */
+  /**
+   * Closes the relay's upstream connection of `id`: of a tunnel (the proxy ends its own leg), of
+   * a plain request not yet answered (the connection goes on), of a spliced body (and the client).
+   */
   drop(id: string): void;
+  /**
+   * Dials ip:port for the plain request in progress on connection `id`; resolves the leg: the
+   * relay's new connection to the session socket that carries the request upstream and brings
+   * the response head back (the session hands it over through `claimLeg`), or the errno.
+   */
+  upstream(id: string, ip: string, port: number): Promise<Leg>;
+  /** Gives `socket` to the `upstream(id)` waiting for it; false when the nonce is not its own. */
+  claimLeg(id: string, nonce: string, socket: Socket): boolean;
+  /**
+   * The response's body has `length` bytes (-1: until upstream closes) and is for the relay to
+   * move: it stops copying the body to the leg and resolves how much already went there (the
+   * proxy forwards that) and what follows; undefined: no such response.
+   */
+  bodyAt(id: string, length: number): Promise<BodyAt>;
+  /**
+   * The relay splices the rest of that body into the client stream right after the first
+   * `after` bytes the proxy wrote on the client's unix connection (a body delimited by the close:
+   * then closes the client). `body` counts those spliced bytes.
+   */
+  body(id: string, after: number, idleMs: number, body: SplicedBody): void;
+  /** The proxy reads the response body itself from the leg (closing the leg ends the request). */
+  copy(id: string): void;
+  /**
+   * A copied response ended: the relay waits for the next response head on the same upstream and
+   * leg. Resolves 0 once the leg may carry the next request, else the errno (the leg is closed).
+   */
+  rearm(id: string): Promise<number>;
 }
 
 export interface StartRelayOptions {
@@ -53,14 +105,29 @@ export interface StartRelayOptions {
 }
 
 const READY_TIMEOUT_MS = 10_000;
+/** Past the relay's own 10 s dial timeout: a leg that has not come by then never will. */
+const LEG_TIMEOUT_MS = 15_000;
 /** The errno a dial reports when the relay is gone. */
 const ECONNABORTED = 103;
+/** UPFAIL's errno for a leg the session socket refused (its connection limit): dialled fine. */
+export const LEG_REFUSED = 104; // ECONNRESET
+const ETIMEDOUT = 110;
+const EBUSY = 16;
+
+interface PendingLeg {
+  nonce: Buffer;
+  done: (leg: Leg) => void;
+}
 
 export class RelayProcess implements RelayLink {
   readonly port: number;
   readonly #child: ChildProcessByStdio<Writable, Readable, Readable>;
   readonly #dials = new Map<string, (errno: number) => void>();
   readonly #tunnels = new Map<string, SplicedTunnel & { in: number; out: number }>();
+  readonly #legs = new Map<string, PendingLeg>();
+  readonly #bodies = new Map<string, SplicedBody & { bytes: number }>();
+  readonly #rearms = new Map<string, (errno: number) => void>();
+  readonly #bodyAts = new Map<string, (at: BodyAt) => void>();
   #exited = false;
 
   private constructor(child: ChildProcessByStdio<Writable, Readable, Readable>, port: number) {
@@ -144,6 +211,12 @@ export class RelayProcess implements RelayLink {
         break;
       }
       case 'BYTES': {
+        const body = this.#bodies.get(id);
+        if (body) {
+          body.bytes = Number(a);
+          body.onBytes(body.bytes);
+          break;
+        }
         const t = this.#tunnels.get(id);
         if (t) {
           t.in = Number(a);
@@ -158,6 +231,32 @@ export class RelayProcess implements RelayLink {
         t?.onEnd(Number(a), Number(b), why as TunnelEnd);
         break;
       }
+      case 'UPFAIL': {
+        // only the UPSTREAM it answers (a late one must not fail the connection's next)
+        const pending = this.#legs.get(id);
+        if (pending && (b === '-' || b === pending.nonce.toString('hex')))
+          pending.done({ ok: false, errno: Number(a) });
+        break;
+      }
+      case 'BODYAT': {
+        const done = this.#bodyAts.get(id);
+        this.#bodyAts.delete(id);
+        const rest = b === 'held' || b === 'next' || b === 'copy' ? b : undefined;
+        done?.(rest && { bytes: Number(a), rest });
+        break;
+      }
+      case 'HEADED': {
+        const done = this.#rearms.get(id);
+        this.#rearms.delete(id);
+        done?.(Number(a));
+        break;
+      }
+      case 'BODYEND': {
+        const body = this.#bodies.get(id);
+        this.#bodies.delete(id);
+        body?.onEnd(Number(a), b as BodyEnd);
+        break;
+      }
       default:
         break; // unknown lines are ignored (a newer relay may say more)
     }
@@ -169,6 +268,13 @@ export class RelayProcess implements RelayLink {
     this.#dials.clear();
     for (const t of this.#tunnels.values()) t.onEnd(t.in, t.out, 'relay_exit');
     this.#tunnels.clear();
+    for (const leg of this.#legs.values()) leg.done({ ok: false, errno: ECONNABORTED });
+    for (const body of this.#bodies.values()) body.onEnd(body.bytes, 'relay_exit');
+    this.#bodies.clear();
+    for (const done of this.#rearms.values()) done(ECONNABORTED);
+    this.#rearms.clear();
+    for (const done of this.#bodyAts.values()) done(undefined);
+    this.#bodyAts.clear();
   }
 
   dial(id: string, ip: string, port: number): Promise<number> {
@@ -191,6 +297,62 @@ export class RelayProcess implements RelayLink {
 
   drop(id: string): void {
     this.#send(`DROP ${id}`);
+  }
+
+  upstream(id: string, ip: string, port: number): Promise<Leg> {
+    if (this.#exited) return Promise.resolve({ ok: false, errno: ECONNABORTED });
+    // one upstream per connection: the session's turns guarantee it, the relay checks it too
+    if (this.#legs.has(id)) return Promise.resolve({ ok: false, errno: EBUSY });
+    const nonce = randomBytes(16);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        done({ ok: false, errno: ETIMEDOUT });
+        this.drop(id); // a leg still on its way finds no taker and is refused
+      }, LEG_TIMEOUT_MS);
+      const done = (leg: Leg): void => {
+        clearTimeout(timer);
+        this.#legs.delete(id);
+        resolve(leg);
+      };
+      this.#legs.set(id, { nonce, done });
+      this.#send(`UPSTREAM ${id} ${ip} ${port} ${nonce.toString('hex')}`);
+    });
+  }
+
+  claimLeg(id: string, nonce: string, socket: Socket): boolean {
+    const pending = this.#legs.get(id);
+    const given = Buffer.from(nonce, 'latin1');
+    if (!pending || given.length !== pending.nonce.length * 2) return false;
+    if (!timingSafeEqual(given, Buffer.from(pending.nonce.toString('hex'), 'latin1'))) return false;
+    pending.done({ ok: true, socket });
+    return true;
+  }
+
+  bodyAt(id: string, length: number): Promise<BodyAt> {
+    if (this.#exited || this.#bodyAts.has(id)) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      this.#bodyAts.set(id, resolve);
+      this.#send(`BODY ${id} ${length}`);
+    });
+  }
+
+  body(id: string, after: number, idleMs: number, body: SplicedBody): void {
+    if (this.#exited) return body.onEnd(0, 'relay_exit');
+    this.#bodies.set(id, { ...body, bytes: 0 });
+    this.#send(`GO ${id} ${after} ${Math.max(0, Math.floor(idleMs))}`);
+  }
+
+  copy(id: string): void {
+    this.#send(`COPY ${id}`);
+  }
+
+  rearm(id: string): Promise<number> {
+    if (this.#exited) return Promise.resolve(ECONNABORTED);
+    if (this.#rearms.has(id)) return Promise.resolve(EBUSY);
+    return new Promise((resolve) => {
+      this.#rearms.set(id, resolve);
+      this.#send(`HEAD ${id}`);
+    });
   }
 
   /** Kills the relay and with it every connection and tunnel it holds. */
