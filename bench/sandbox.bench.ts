@@ -182,7 +182,7 @@ async function main(): Promise<void> {
     const floor = others.pop()!;
     if (process.env.NODE_EXTRA_CA_CERTS) floor.note = 'NODE_EXTRA_CA_CERTS is set';
     const s = others[0];
-    if (s) cli!.note = `${(cli!.medianMs / s.medianMs).toFixed(2)}x srt (target < 0.33x)`;
+    if (s) cli!.note = `${(cli!.medianMs / s.medianMs).toFixed(3)}x srt (target < 1/3)`;
     rows.push(
       cli!,
       s ?? {

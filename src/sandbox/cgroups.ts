@@ -59,8 +59,9 @@ export function detectCgroups(): CgroupSupport {
   return { version: undefined, controllers: [], problem: 'no cgroup filesystem at /sys/fs/cgroup' };
 }
 
-async function writeIfExists(file: string, value: string): Promise<void> {
-  if (existsSync(file)) await writeFile(file, value);
+/** Writes a cgroup file the kernel may not offer (memsw without swap accounting, swap.max). */
+function writeIfPresent(file: string, value: string): void {
+  if (existsSync(file)) writeFileSync(file, value);
 }
 
 function keyedCount(text: string, key: string): number {
@@ -141,42 +142,34 @@ export class SandboxCgroup {
    * goes first when lowering and second when raising.
    */
   async setLimits(limits: CgroupLimits): Promise<void> {
+    // Synchronous writes, like `readOr`: a few bytes each into a virtual filesystem, on the path
+    // of every sandbox's creation; the thread pool would only add round trips.
     const prev = this.#applied;
     const { memory, pids, cpu } = this.#dirs;
     const quotaUs = Math.max(1000, Math.round(limits.cpus * 100_000));
-    const work: Promise<void>[] = [];
     if (prev?.memoryBytes !== limits.memoryBytes) {
       const value = String(limits.memoryBytes);
-      work.push(
-        (async () => {
-          if (this.version === 2) {
-            await writeFile(join(memory, 'memory.max'), value);
-            if (!prev) await writeIfExists(join(memory, 'memory.swap.max'), '0');
-            return;
-          }
-          const mem = join(memory, 'memory.limit_in_bytes');
-          const memsw = join(memory, 'memory.memsw.limit_in_bytes');
-          const raising = prev !== undefined && limits.memoryBytes > prev.memoryBytes;
-          if (raising) await writeIfExists(memsw, value);
-          await writeFile(mem, value);
-          if (!raising) await writeIfExists(memsw, value);
-          if (!prev) await writeIfExists(join(memory, 'memory.swappiness'), '0');
-        })(),
-      );
+      if (this.version === 2) {
+        writeFileSync(join(memory, 'memory.max'), value);
+        if (!prev) writeIfPresent(join(memory, 'memory.swap.max'), '0');
+      } else {
+        const mem = join(memory, 'memory.limit_in_bytes');
+        const memsw = join(memory, 'memory.memsw.limit_in_bytes');
+        const raising = prev !== undefined && limits.memoryBytes > prev.memoryBytes;
+        if (raising) writeIfPresent(memsw, value);
+        writeFileSync(mem, value);
+        if (!raising) writeIfPresent(memsw, value);
+        if (!prev) writeIfPresent(join(memory, 'memory.swappiness'), '0');
+      }
     }
-    if (prev?.pids !== limits.pids)
-      work.push(writeFile(join(pids, 'pids.max'), String(limits.pids)));
+    if (prev?.pids !== limits.pids) writeFileSync(join(pids, 'pids.max'), String(limits.pids));
     if (prev?.cpus !== limits.cpus) {
-      work.push(
-        this.version === 2
-          ? writeFile(join(cpu, 'cpu.max'), `${quotaUs} 100000`)
-          : (async () => {
-              if (!prev) await writeFile(join(cpu, 'cpu.cfs_period_us'), '100000');
-              await writeFile(join(cpu, 'cpu.cfs_quota_us'), String(quotaUs));
-            })(),
-      );
+      if (this.version === 2) writeFileSync(join(cpu, 'cpu.max'), `${quotaUs} 100000`);
+      else {
+        if (!prev) writeFileSync(join(cpu, 'cpu.cfs_period_us'), '100000');
+        writeFileSync(join(cpu, 'cpu.cfs_quota_us'), String(quotaUs));
+      }
     }
-    await Promise.all(work);
     this.#applied = { ...limits };
   }
 

@@ -1,6 +1,7 @@
 // Host-side ownership helpers for workspaces: hand a tree to a sandbox's host uid and back,
 // never following links, and check whether a uid can reach a path at all.
-import { lchown, readdir, stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { lchown, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /** chown -R -h in-process: cheap for the small or empty trees sandboxes usually start with. */
@@ -21,11 +22,14 @@ export async function chownTree(root: string, uid: number, gid: number): Promise
   );
 }
 
-/** True when a process with `uid` (no groups) can traverse every parent directory of `path`. */
+/**
+ * True when a process with `uid` (no groups) can traverse every parent directory of `path`.
+ * Synchronous stats (a handful, one per parent): on the path of every sandbox's creation.
+ */
 export async function traversableBy(path: string, uid: number): Promise<boolean> {
   let dir = dirname(path);
   for (;;) {
-    const st = await stat(dir);
+    const st = statSync(dir);
     const bits = st.uid === uid ? st.mode >> 6 : st.mode;
     if ((bits & 0o1) === 0) return false;
     const parent = dirname(dir);

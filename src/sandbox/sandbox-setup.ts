@@ -1,8 +1,7 @@
 // Steps the supervisor-based drivers (bubblewrap, docker, gvisor) take alike around creating a
 // sandbox: its id, its workspace directory, the OOM shield of its supervisor and the probe run.
+import { mkdirSync, readFileSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { randomBytes } from './random-bytes.js';
-import { readFileSync, writeFileSync, type Stats } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { SandboxError } from '../errors.js';
 import type { SandboxDriver } from './driver.js';
@@ -17,8 +16,9 @@ export function newSandboxId(sessionId: string | undefined): string {
 /** Resolves and creates the workspace; throws sandbox_failed when it is not a directory. */
 export async function prepareWorkspace(path: string): Promise<{ workspace: string; stat: Stats }> {
   const workspace = resolve(path);
-  await mkdir(workspace, { recursive: true });
-  const wsStat = await stat(workspace);
+  // Synchronous: one mkdir and one stat on the path of every sandbox's creation.
+  mkdirSync(workspace, { recursive: true });
+  const wsStat = statSync(workspace);
   if (!wsStat.isDirectory())
     throw new SandboxError('sandbox_failed', `workspace is not a directory: ${workspace}`);
   return { workspace, stat: wsStat };
