@@ -14,6 +14,8 @@ export interface CgroupSupport {
   controllers: string[];
   /** Why cgroups cannot be used here, when they cannot. */
   problem: string | undefined;
+  /** Where the hierarchy is mounted; absent: /sys/fs/cgroup. */
+  root?: string;
 }
 
 export interface CgroupLimits {
@@ -27,22 +29,27 @@ export interface CgroupCounters {
   pidsMaxHits: number;
 }
 
-function v1Dir(controller: string): string {
-  return join(ROOT, controller);
+function v1Dir(controller: string, root = ROOT): string {
+  return join(root, controller);
 }
 
-/** Which cgroup version this host offers to ringfence, and whether it can write there. */
-export function detectCgroups(): CgroupSupport {
+/**
+ * Which cgroup version this host offers to ringfence, and whether it can write there.
+ * `root` is where to look (/sys/fs/cgroup; elsewhere only in tests).
+ */
+export function detectCgroups(root = ROOT): CgroupSupport {
   const isRoot = process.getuid?.() === 0;
-  if (existsSync(join(v1Dir('memory'), 'memory.limit_in_bytes'))) {
-    const controllers = ['memory', 'pids', 'cpu'].filter((c) => existsSync(v1Dir(c)));
+  const at = root === ROOT ? {} : { root };
+  if (existsSync(join(v1Dir('memory', root), 'memory.limit_in_bytes'))) {
+    const controllers = ['memory', 'pids', 'cpu'].filter((c) => existsSync(v1Dir(c, root)));
     return {
       version: 1,
       controllers,
       problem: isRoot ? undefined : 'not root: cgroup v1 needs root',
+      ...at,
     };
   }
-  const controllersFile = join(ROOT, 'cgroup.controllers');
+  const controllersFile = join(root, 'cgroup.controllers');
   if (existsSync(controllersFile)) {
     const controllers = readFileSync(controllersFile, 'utf8').trim().split(/\s+/).filter(Boolean);
     const missing = ['memory', 'pids', 'cpu'].filter((c) => !controllers.includes(c));
@@ -54,9 +61,10 @@ export function detectCgroups(): CgroupSupport {
         : missing.length
           ? `controllers missing: ${missing.join(',')}`
           : undefined,
+      ...at,
     };
   }
-  return { version: undefined, controllers: [], problem: 'no cgroup filesystem at /sys/fs/cgroup' };
+  return { version: undefined, controllers: [], problem: `no cgroup filesystem at ${root}` };
 }
 
 /** Writes a cgroup file the kernel may not offer (memsw without swap accounting, swap.max). */
@@ -114,19 +122,20 @@ export class SandboxCgroup {
    * Throws when the host refuses.
    */
   static createSync(id: string, support: CgroupSupport): SandboxCgroup {
+    const root = support.root ?? ROOT;
     if (support.version === 1) {
       const dirs = {
-        memory: join(v1Dir('memory'), GROUP, id),
-        pids: join(v1Dir('pids'), GROUP, id),
-        cpu: join(v1Dir('cpu'), GROUP, id),
+        memory: join(v1Dir('memory', root), GROUP, id),
+        pids: join(v1Dir('pids', root), GROUP, id),
+        cpu: join(v1Dir('cpu', root), GROUP, id),
       };
       for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
       return new SandboxCgroup(1, dirs);
     }
     if (support.version === 2) {
-      const parent = join(ROOT, GROUP);
+      const parent = join(root, GROUP);
       mkdirSync(parent, { recursive: true });
-      const enable = join(ROOT, 'cgroup.subtree_control');
+      const enable = join(root, 'cgroup.subtree_control');
       if (existsSync(enable)) writeFileSync(enable, '+memory +pids +cpu');
       writeFileSync(join(parent, 'cgroup.subtree_control'), '+memory +pids +cpu');
       const dir = join(parent, id);
