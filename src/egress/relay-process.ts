@@ -104,6 +104,13 @@ export interface StartRelayOptions {
   binary?: string;
 }
 
+/** The entry for `id`, removed: each relay answer settles what waits for it once. */
+function take<T>(map: Map<string, T>, id: string): T | undefined {
+  const value = map.get(id);
+  map.delete(id);
+  return value;
+}
+
 const READY_TIMEOUT_MS = 10_000;
 /** Past the relay's own 10 s dial timeout: a leg that has not come by then never will. */
 const LEG_TIMEOUT_MS = 15_000;
@@ -204,12 +211,9 @@ export class RelayProcess implements RelayLink {
   #onLine(line: string): void {
     const [verb = '', id = '', a = '0', b = '0', why = 'eof'] = line.split(' ');
     switch (verb) {
-      case 'DIALED': {
-        const done = this.#dials.get(id);
-        this.#dials.delete(id);
-        done?.(Number(a));
+      case 'DIALED':
+        take(this.#dials, id)?.(Number(a));
         break;
-      }
       case 'BYTES': {
         const body = this.#bodies.get(id);
         if (body) {
@@ -225,12 +229,9 @@ export class RelayProcess implements RelayLink {
         }
         break;
       }
-      case 'END': {
-        const t = this.#tunnels.get(id);
-        this.#tunnels.delete(id);
-        t?.onEnd(Number(a), Number(b), why as TunnelEnd);
+      case 'END':
+        take(this.#tunnels, id)?.onEnd(Number(a), Number(b), why as TunnelEnd);
         break;
-      }
       case 'UPFAIL': {
         // only the UPSTREAM it answers (a late one must not fail the connection's next)
         const pending = this.#legs.get(id);
@@ -239,24 +240,16 @@ export class RelayProcess implements RelayLink {
         break;
       }
       case 'BODYAT': {
-        const done = this.#bodyAts.get(id);
-        this.#bodyAts.delete(id);
         const rest = b === 'held' || b === 'next' || b === 'copy' ? b : undefined;
-        done?.(rest && { bytes: Number(a), rest });
+        take(this.#bodyAts, id)?.(rest && { bytes: Number(a), rest });
         break;
       }
-      case 'HEADED': {
-        const done = this.#rearms.get(id);
-        this.#rearms.delete(id);
-        done?.(Number(a));
+      case 'HEADED':
+        take(this.#rearms, id)?.(Number(a));
         break;
-      }
-      case 'BODYEND': {
-        const body = this.#bodies.get(id);
-        this.#bodies.delete(id);
-        body?.onEnd(Number(a), b as BodyEnd);
+      case 'BODYEND':
+        take(this.#bodies, id)?.onEnd(Number(a), b as BodyEnd);
         break;
-      }
       default:
         break; // unknown lines are ignored (a newer relay may say more)
     }

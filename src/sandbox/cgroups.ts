@@ -135,8 +135,7 @@ export class SandboxCgroup {
     if (support.version === 2) {
       const parent = join(root, GROUP);
       mkdirSync(parent, { recursive: true });
-      const enable = join(root, 'cgroup.subtree_control');
-      if (existsSync(enable)) writeFileSync(enable, '+memory +pids +cpu');
+      writeIfPresent(join(root, 'cgroup.subtree_control'), '+memory +pids +cpu');
       writeFileSync(join(parent, 'cgroup.subtree_control'), '+memory +pids +cpu');
       const dir = join(parent, id);
       mkdirSync(dir, { recursive: true });

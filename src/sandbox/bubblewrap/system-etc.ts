@@ -57,7 +57,7 @@ function build(target: string, base: string, hostEtc: string): void {
   const tmp = mkdtempSync(join(base, '.etc-'));
   try {
     for (const path of sources(hostEtc)) {
-      if (!existsSync(path) && !isSymlink(path)) continue;
+      if (!present(path)) continue;
       const dest = join(tmp, path.slice(hostEtc.length + 1));
       mkdirSync(dirname(dest), { recursive: true, mode: 0o755 });
       cpSync(path, dest, { recursive: true, verbatimSymlinks: true, dereference: false });
@@ -81,9 +81,11 @@ function build(target: string, base: string, hostEtc: string): void {
   }
 }
 
-function isSymlink(path: string): boolean {
+/** The entry itself exists (a dangling symlink too: it is copied as the link it is). */
+function present(path: string): boolean {
   try {
-    return lstatSync(path).isSymbolicLink();
+    lstatSync(path);
+    return true;
   } catch {
     return false;
   }
