@@ -200,8 +200,9 @@ function openTunnel(socketPath: string): Promise<Socket> {
 /**
  * The anchor for the cost of any TCP relay hop on this machine: a minimal forwarder that splices
  * both directions of each connection to `host:port` (python3 os.splice; no policy, no proxy). On
- * 2 cores a raw loopback stream through it keeps roughly a third of its rate: what is left of
- * "direct" for ringfence is set by that hop as much as by ringfence.
+ * 2 cores a raw stream through it loses a third to over half of its rate: what is left of
+ * "direct" for ringfence is set by that hop as much as by ringfence. The sockmap anchor below is
+ * the same hop with no process in the byte path at all.
  */
 const SPLICE_FORWARDER = `
 import os, socket, sys, threading
@@ -225,20 +226,52 @@ while True:
     c, _ = l.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
 `;
 
-/** Starts the anchor forwarder to host:port; resolves its local port and a stop function. */
-async function startSpliceForwarder(
-  host: string,
-  port: number,
-): Promise<{ port: number; stop: () => void }> {
-  const child = spawn('python3', ['-c', SPLICE_FORWARDER, host, String(port)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+interface Forwarder {
+  port: number;
+  stop: () => void;
+}
+
+/** Starts a forwarder child that prints its local port first; resolves that port. */
+async function startForwarder(name: string, cmd: string, args: string[]): Promise<Forwarder> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const local = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
     child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`splice forwarder exited ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${name} exited ${code}`)));
   });
   return { port: local, stop: () => child.kill('SIGKILL') };
+}
+
+/** The splice anchor to host:port. */
+function startSpliceForwarder(host: string, port: number): Promise<Forwarder> {
+  return startForwarder('splice forwarder', 'python3', [
+    '-c',
+    SPLICE_FORWARDER,
+    host,
+    String(port),
+  ]);
+}
+
+/**
+ * The second anchor: the same hop joined inside the kernel (bench/anchors/sockmap-forwarder.c, a
+ * BPF sockhash redirecting each socket's bytes to the other's send side; no user-space copy,
+ * no process in the byte path). Undefined, with the reason printed, where it cannot run (no gcc,
+ * not root, a kernel without sockmap).
+ */
+async function startSockmapForwarder(
+  dir: string,
+  host: string,
+  port: number,
+): Promise<Forwarder | undefined> {
+  const bin = join(dir, 'sockmap-forwarder');
+  const src = new URL('./anchors/sockmap-forwarder.c', import.meta.url).pathname;
+  try {
+    await run('gcc', ['-O2', '-o', bin, src, '-lpthread']);
+    return await startForwarder('sockmap forwarder', bin, [host, String(port)]);
+  } catch (err) {
+    console.error(`sockmap anchor row skipped: ${(err as Error).message.split('\n')[0]}`);
+    return undefined;
+  }
 }
 
 /**
@@ -291,7 +324,13 @@ async function curlRows(
   await curlTimes(5, `${viaProxy.http}/echo`);
   const ours = stat(await curlTimes(CURL_REQUESTS, `${viaProxy.http}/echo`));
   rows.push(row('curl request, new connection', 'ms', lat, lat, 'direct'));
-  rows.push(row('curl request, new connection', 'ms', lat, ours, 'ringfence'));
+  rows.push(row('curl request, new connection', 'ms', lat, ours, 'ringfence (host curl)'));
+  if (sandbox) {
+    // curl inside the sandbox: its relay on the sandbox's own 127.0.0.1:3128, the proxy outside
+    await curlTimes(5, `${inBox.http}/echo`, inSandbox(sandbox));
+    const boxed = stat(await curlTimes(CURL_REQUESTS, `${inBox.http}/echo`, inSandbox(sandbox)));
+    rows.push(row('curl request, new connection', 'ms', lat, boxed, 'ringfence (in sandbox)'));
+  }
   if (srt) {
     // One srt sandbox runs the whole loop: the figure is per request, not srt's start-up.
     const theirs = stat(await curlTimes(CURL_REQUESTS, `${direct.http}/echo`, inSrt(srt)));
@@ -308,6 +347,7 @@ async function curlRows(
     tunnel: 'curl HTTP in CONNECT 100 MiB',
   };
   const forwarder = await startSpliceForwarder(UP, 80);
+  const sockmap = await startSockmapForwarder(world.dir, UP, 80);
   for (const proto of ['http', 'https', 'tunnel'] as const) {
     const metric = metrics[proto];
     const srtArgs = proto === 'tunnel' ? `-p ${direct[proto]}` : direct[proto];
@@ -320,6 +360,15 @@ async function curlRows(
               `http://127.0.0.1:${forwarder.port}`,
               onHost,
             ] as [string, string, Runner],
+            ...(sockmap
+              ? [
+                  [
+                    'in-kernel sockmap hop, no policy (anchor)',
+                    `http://127.0.0.1:${sockmap.port}`,
+                    onHost,
+                  ] as [string, string, Runner],
+                ]
+              : []),
           ]
         : []),
       ['ringfence (host curl)', viaProxy[proto], onHost],
@@ -338,6 +387,7 @@ async function curlRows(
       rows.push(row(metric, 'MiB/s', d, rate(samples[k] ?? []), label));
   }
   forwarder.stop();
+  sockmap?.stop();
   if (srt) await rm(srt.home, { recursive: true, force: true });
   return { rows, srt: srtNote };
 }
