@@ -242,6 +242,26 @@ async function startForwarder(name: string, cmd: string, args: string[]): Promis
   return { port: local, stop: () => child.kill('SIGKILL') };
 }
 
+/**
+ * The latency anchor: the smallest Node forward proxy (http server -> http.request on a new
+ * upstream connection -> pipe back; no policy, no relay). Node's own cost of a proxied request.
+ */
+const NODE_FORWARD_PROXY = `
+const http = require('node:http');
+const agent = new http.Agent({ keepAlive: false });
+const [host, port] = process.argv.slice(1);
+const server = http.createServer((req, res) => {
+  const u = new URL(req.url);
+  const up = http.request(
+    { host, port: Number(port), path: u.pathname + u.search, method: req.method, headers: req.headers, agent },
+    (r) => { res.writeHead(r.statusCode, r.headers); r.pipe(res); },
+  );
+  up.on('error', () => res.destroy());
+  req.pipe(up);
+});
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+`;
+
 /** The splice anchor to host:port. */
 function startSpliceForwarder(host: string, port: number): Promise<Forwarder> {
   return startForwarder('splice forwarder', 'python3', [
@@ -325,6 +345,19 @@ async function curlRows(
   const ours = stat(await curlTimes(CURL_REQUESTS, `${viaProxy.http}/echo`));
   rows.push(row('curl request, new connection', 'ms', lat, lat, 'direct'));
   rows.push(row('curl request, new connection', 'ms', lat, ours, 'ringfence (host curl)'));
+  const nodeProxy = await startForwarder('node forward proxy', process.execPath, [
+    '-e',
+    NODE_FORWARD_PROXY,
+    UP,
+    '80',
+  ]);
+  const viaNode = `--proxy http://127.0.0.1:${nodeProxy.port} http://${UP}/echo`;
+  await curlTimes(5, viaNode);
+  const floor = stat(await curlTimes(CURL_REQUESTS, viaNode));
+  nodeProxy.stop();
+  rows.push(
+    row('curl request, new connection', 'ms', lat, floor, 'bare Node forward proxy (anchor)'),
+  );
   if (sandbox) {
     // curl inside the sandbox: its relay on the sandbox's own 127.0.0.1:3128, the proxy outside
     await curlTimes(5, `${inBox.http}/echo`, inSandbox(sandbox));
