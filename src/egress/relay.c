@@ -93,6 +93,7 @@
 #define PIPE_WANT (256 * 1024)       /* splice pipe size asked for */
 #define DIAL_TIMEOUT_MS 10000
 #define VERDICT_TIMEOUT_MS 10000
+#define LINGER_MS 2000 /* a refused client's bytes are read and dropped this long at most */
 #define REPORT_EVERY (1024 * 1024)
 #define RELAY_HEADER "X-Ringfence-Relay: "
 #define NONCE_MAX 64
@@ -105,6 +106,7 @@ enum state {
   ST_PEEK,    /* dialled: client bytes go to the proxy and into the replay buffer */
   ST_PASS,    /* plain forwarding client <-> proxy */
   ST_SPLICE,  /* approved tunnel: client <-> upstream */
+  ST_LINGER,  /* refused here (431): the answer is out, the client's bytes are dropped */
 };
 
 /* The upstream of the plain request in progress on a ST_PASS connection. */
@@ -163,6 +165,7 @@ struct conn {
   struct pipedir pu, pd; /* up: client->upstream, down: upstream->client (also a BODY) */
   int64_t dial_deadline, last_activity;
   int64_t verdict_deadline; /* the proxy's leg ended before its verdict arrived */
+  int64_t linger_deadline;
   int idle_ms;
   uint64_t reported;
   /* the response head being read (U_HEAD) */
@@ -433,12 +436,20 @@ static bool to_pass(struct conn *c) {
   return ok;
 }
 
-/* A first head too large to mark: refused here, so the proxy never sees it unmarked. */
+/* A first head too large to mark: refused here, so the proxy never sees it unmarked. Closing
+ * with the client's bytes unread would reset the connection, and a reset can destroy the answer
+ * before the client reads it: the answer is followed by our FIN, then whatever the client still
+ * sends is read and dropped until its end (or LINGER_MS). */
 static void refuse_head(struct conn *c) {
   static const char resp[] = "HTTP/1.1 431 Request Header Fields Too Large\r\n"
                              "X-Proxy-Error: invalid_request\r\nContent-Length: 0\r\n"
                              "Connection: close\r\n\r\n";
   (void)!send(c->client, resp, sizeof resp - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+  shutdown(c->client, SHUT_WR);
+  close_fd(&c->node); /* the proxy sees a connection end with no request */
+  buf_free(&c->head);
+  c->st = ST_LINGER;
+  c->linger_deadline = now_ms() + LINGER_MS;
 }
 
 /* ST_HEAD: takes the client's bytes into the head; -1 = close the connection. */
@@ -457,16 +468,14 @@ static int take_head(struct conn *c, const char *p, size_t n) {
   if (!buf_append(&c->head, p, n, HEAD_MAX)) return -1;
   size_t end = request_head_end(c);
   if (end) return send_head(c, end) ? 0 : -1;
-  if (c->head.len >= HEAD_MAX) {
-    refuse_head(c);
-    return -1;
-  }
+  if (c->head.len >= HEAD_MAX) refuse_head(c);
   return 0;
 }
 
 static bool reads_client(const struct conn *c) {
   switch (c->st) {
   case ST_HEAD:
+  case ST_LINGER:
     return true;
   case ST_PEEK:
     return !c->splice_ready && (!c->replay.d || buf_room(&c->replay) > 0) &&
@@ -496,8 +505,8 @@ static int read_client(struct conn *c) {
     if (n == 0) {
       c->client_eof = true;
       /* a client that stops sending before its head is complete or its tunnel is approved
-       * is done */
-      return c->st == ST_PEEK || c->st == ST_HEAD ? -1 : 0;
+       * is done, and so is a refused one */
+      return c->st == ST_PEEK || c->st == ST_HEAD || c->st == ST_LINGER ? -1 : 0;
     }
     switch (c->st) {
     case ST_HEAD:
@@ -511,6 +520,8 @@ static int read_client(struct conn *c) {
     case ST_PASS:
       if (!buf_append(&c->c2n, tmp, (size_t)n, C2N_CAP)) return -1;
       break;
+    case ST_LINGER:
+      break; /* dropped */
     default:
       return 0;
     }
@@ -845,6 +856,10 @@ static void set_interest(struct conn *c) {
 static bool progress(struct conn *c) {
   if (c->st != ST_SPLICE && c->st != ST_DIALING) {
     if (read_client(c) < 0) return false;
+  }
+  if (c->st == ST_LINGER) {
+    set_interest(c);
+    return true;
   }
   /* client -> proxy */
   if (c->node >= 0 && c->c2n.d && !c->splice_ready) {
@@ -1236,6 +1251,8 @@ static void tick(void) {
                t >= c->verdict_deadline) {
       upstream_close(c); /* the proxy closed the leg and never said what to do */
       if (!progress(c)) conn_free(c, "error");
+    } else if (c->st == ST_LINGER && t >= c->linger_deadline) {
+      conn_free(c, "linger");
     } else if ((c->st == ST_SPLICE || c->us == U_BODY) && c->idle_ms > 0 &&
                t - c->last_activity >= c->idle_ms) {
       conn_free(c, "idle");

@@ -592,6 +592,23 @@ describe.skipIf(skip)('the C relay splices plain-HTTP response bodies', () => {
     const refused = await big.response();
     expect([refused.status, refused.headers['x-proxy-error']]).toEqual([431, 'invalid_request']);
     await big.closed;
+    // far past the cap, curl still sending when refused: the answer is not lost to a reset
+    const pad = join(dir, 'pad-header');
+    await writeFile(pad, `X-Pad: ${'a'.repeat(MIB / 4)}\n`); // curl's own cap is 1 MiB
+    const huge = await curl(port, ['-H', `@${pad}`, `${API}/random?n=10`]);
+    expect([huge.exitCode, huge.status, huge.proxyError]).toEqual([0, 431, 'invalid_request']);
+    // the same, reading the answer only once all of it is written: a reset meanwhile would fail
+    // the write and lose the answer with the connection
+    const late = await RawClient.open(port);
+    late.socket.pause();
+    await new Promise((resolve) => late.socket.write(start + 'a'.repeat(16 * MIB), resolve));
+    late.socket.resume();
+    await late.closed;
+    const refusedLate = await late.response();
+    expect([refusedLate.status, refusedLate.headers['x-proxy-error']]).toEqual([
+      431,
+      'invalid_request',
+    ]);
     // bytes that cannot start a request go to the proxy unmarked, which refuses them
     const tls = await RawClient.open(port);
     tls.send('\x16\x03\x01\x00\x05hello\r\n\r\n');
