@@ -308,87 +308,121 @@ async function send(
   // credential bound): its leg to the pinned address, kept from the connection's last request or
   // dialled now, stands for the upstream socket.
   const viaRelay = !tls && bound.length === 0 ? relayed : undefined;
-  const opened =
-    viaRelay && (await CarriedRequest.open(ctx, viaRelay, { ip, port: target.port }, req, res));
-  if (opened === 'unreachable') {
-    finish(false, 'upstream_unreachable');
-    return writeDeny(res, { reason: 'upstream_unreachable' });
-  }
-  const carried = opened; // undefined: the proxy carries it itself
-  if (carried) headers.push('Connection', 'keep-alive'); // the leg may serve the next request
-  const options = {
-    host: ip,
-    port: target.port,
-    method: req.method ?? 'GET',
-    path,
-    headers,
-    setHost: false,
-  };
-  const upstream = tls
-    ? httpsRequest({
-        ...options,
-        ...(target.isIp ? {} : { servername: target.host }),
-        ...(ctx.upstreamCa.length ? { ca: [...rootCertificates, ...ctx.upstreamCa] } : {}),
-        rejectUnauthorized: true,
-        agent: false,
-      })
-    : carried
-      ? httpRequest({ ...options, createConnection: () => carried.view })
-      : httpRequest({ ...options, agent: ctx.closed ? false : agentFor(ctx) });
-  // a leg is a session connection: tracked, with the session's idle timeout, since it came in
-  if (!carried) {
-    upstream.setTimeout(ctx.limiter.limits.idleTimeoutMs, () =>
-      upstream.destroy(new Error('idle')),
-    );
-    upstream.on('socket', (s) => trackUpstream(ctx, s));
-  }
-  upstream.on('error', (err) => {
-    carried?.giveUp();
-    ctx.logger.debug({ sessionId: ctx.sessionId, err: err.message }, 'upstream error');
-    if (!res.headersSent) {
-      finish(false, 'upstream_unreachable');
-      writeDeny(res, { reason: 'upstream_unreachable' });
-    } else {
-      finish(true, 'allowed');
-      res.destroy();
-    }
-  });
-  upstream.on('response', (up) => {
-    const targets = bound.map((b) => ({ name: b.name, value: b.value }));
-    const decoder = targets.length ? decoderFor(up.headers['content-encoding']) : undefined;
-    const dropResp = new Set(
-      targets.length ? ['content-length', ...(decoder ? ['content-encoding'] : [])] : [],
-    );
-    let respHeaders = filterHeaders(up.rawHeaders, dropResp);
-    if (targets.length)
-      respHeaders = respHeaders.map((v, i) => (i % 2 ? redactText(v, targets) : v));
-    const spliced = carried?.answer(upstream, up, respHeaders, (carriedIn, why) => {
-      bytesIn = carriedIn;
-      if (why === 'bytes_exceeded') finish(false, why);
-      else finish(true, 'allowed');
-    });
-    if (spliced) return;
-    res.writeHead(up.statusCode ?? 502, respHeaders);
-    countBytes(ctx, up, (n) => (bytesIn += n));
-    const onDone = (err?: Error): void => {
-      if (err) res.destroy();
-      finish(true, 'allowed');
-    };
-    if (!decoder && !targets.length) return forward(up, res, onDone);
-    const stages: (NodeJS.ReadableStream | NodeJS.WritableStream)[] = [up];
-    if (decoder) stages.push(decoder);
-    if (targets.length) stages.push(new RedactStream(targets));
-    stages.push(res);
-    pipeline(stages as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream], (err) =>
-      onDone(err ?? undefined),
-    );
-  });
-  countBytes(ctx, req, (n) => (bytesOut += n));
-  forward(req, upstream, (err) => {
-    if (err) upstream.destroy();
-  });
+  let carried: CarriedRequest | undefined;
   res.once('close', () => {
     carried?.giveUp();
     if (!carried?.spliced) finish(true, 'allowed'); // a spliced body reports at its end
   });
+  // `again`: the first try went on a kept connection that upstream closed before answering
+  const attempt = async (again: boolean): Promise<void> => {
+    const opened =
+      viaRelay && (await CarriedRequest.open(ctx, viaRelay, { ip, port: target.port }, req, res));
+    if (opened === 'unreachable') {
+      finish(false, 'upstream_unreachable');
+      return writeDeny(res, { reason: 'upstream_unreachable' });
+    }
+    carried = opened || undefined; // undefined: the proxy carries it itself
+    const leg = carried;
+    const options = {
+      host: ip,
+      port: target.port,
+      method: req.method ?? 'GET',
+      path,
+      // the leg may serve the connection's next request
+      headers: leg ? [...headers, 'Connection', 'keep-alive'] : headers,
+      setHost: false,
+    };
+    const upstream = tls
+      ? httpsRequest({
+          ...options,
+          ...(target.isIp ? {} : { servername: target.host }),
+          ...(ctx.upstreamCa.length ? { ca: [...rootCertificates, ...ctx.upstreamCa] } : {}),
+          rejectUnauthorized: true,
+          agent: false,
+        })
+      : leg
+        ? httpRequest({ ...options, createConnection: () => leg.view })
+        : httpRequest({ ...options, agent: ctx.closed ? false : agentFor(ctx) });
+    // a leg is a session connection: tracked, with the session's idle timeout, since it came in
+    if (!leg) {
+      upstream.setTimeout(ctx.limiter.limits.idleTimeoutMs, () =>
+        upstream.destroy(new Error('idle')),
+      );
+      upstream.on('socket', (s) => trackUpstream(ctx, s));
+    }
+    let responded = false;
+    upstream.on('error', (err) => {
+      leg?.giveUp();
+      ctx.logger.debug({ sessionId: ctx.sessionId, err: err.message }, 'upstream error');
+      const reused = leg ? leg.reused : upstream.reusedSocket;
+      if (!again && !responded && reused && replayable(req) && !res.destroyed && lost(err)) {
+        // what any HTTP client does for a request it may send twice (RFC 9110 9.2.2)
+        ctx.logger.debug({ sessionId: ctx.sessionId }, 'kept upstream closed: sending again');
+        return void attempt(true);
+      }
+      if (!res.headersSent) {
+        finish(false, 'upstream_unreachable');
+        writeDeny(res, { reason: 'upstream_unreachable' });
+      } else {
+        finish(true, 'allowed');
+        res.destroy();
+      }
+    });
+    upstream.on('response', (up) => {
+      responded = true;
+      const targets = bound.map((b) => ({ name: b.name, value: b.value }));
+      const decoder = targets.length ? decoderFor(up.headers['content-encoding']) : undefined;
+      const dropResp = new Set(
+        targets.length ? ['content-length', ...(decoder ? ['content-encoding'] : [])] : [],
+      );
+      let respHeaders = filterHeaders(up.rawHeaders, dropResp);
+      if (targets.length)
+        respHeaders = respHeaders.map((v, i) => (i % 2 ? redactText(v, targets) : v));
+      const spliced = leg?.answer(upstream, up, respHeaders, (carriedIn, why) => {
+        bytesIn = carriedIn;
+        if (why === 'bytes_exceeded') finish(false, why);
+        else finish(true, 'allowed');
+      });
+      if (spliced) return;
+      res.writeHead(up.statusCode ?? 502, respHeaders);
+      countBytes(ctx, up, (n) => (bytesIn += n));
+      const onDone = (err?: Error): void => {
+        if (err) res.destroy();
+        finish(true, 'allowed');
+      };
+      if (!decoder && !targets.length) return forward(up, res, onDone);
+      const stages: (NodeJS.ReadableStream | NodeJS.WritableStream)[] = [up];
+      if (decoder) stages.push(decoder);
+      if (targets.length) stages.push(new RedactStream(targets));
+      stages.push(res);
+      pipeline(stages as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream], (err) =>
+        onDone(err ?? undefined),
+      );
+    });
+    if (again) return void upstream.end(); // the request had no body
+    countBytes(ctx, req, (n) => (bytesOut += n));
+    forward(req, upstream, (err) => {
+      if (err) upstream.destroy();
+    });
+  };
+  await attempt(false);
+}
+
+const SAFE_TO_RESEND = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** A request that may go upstream a second time: idempotent, no body, all of it received. */
+function replayable(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (
+    SAFE_TO_RESEND.has(req.method ?? '') &&
+    (length === undefined || length === '0') &&
+    req.headers['transfer-encoding'] === undefined &&
+    req.complete
+  );
+}
+
+/** The connection went away under the request (not a timeout, TLS or protocol failure). */
+function lost(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
 }

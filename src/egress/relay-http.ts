@@ -73,6 +73,7 @@ interface RelayedRequest {
   port: number;
   req: IncomingMessage;
   res: ServerResponse;
+  reused: boolean;
 }
 
 /**
@@ -81,6 +82,8 @@ interface RelayedRequest {
  */
 export class CarriedRequest {
   readonly view: LegView;
+  /** The leg was kept from the connection's last request (its upstream may have closed since). */
+  readonly reused: boolean;
   /** The relay splices the response body: the event comes at its end, from `answer`'s `done`. */
   spliced = false;
   readonly #r: RelayedRequest;
@@ -91,6 +94,7 @@ export class CarriedRequest {
   private constructor(r: RelayedRequest) {
     this.#r = r;
     this.view = r.view;
+    this.reused = r.reused;
     this.#base = r.leg.bytesRead - r.leg.readableLength;
   }
 
@@ -109,7 +113,8 @@ export class CarriedRequest {
     const leg = await takeLeg(conn, target.ip, target.port);
     if (!leg.ok) return leg.errno === LEG_REFUSED ? undefined : 'unreachable';
     const view = new LegView(leg.socket);
-    return new CarriedRequest({ ctx, conn, leg: leg.socket, view, ...target, req, res });
+    const reused = leg.reused === true;
+    return new CarriedRequest({ ctx, conn, leg: leg.socket, view, ...target, req, res, reused });
   }
 
   /** The response will not be answered (upstream failed, the client left): the relay drops it. */

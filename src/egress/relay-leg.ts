@@ -30,7 +30,7 @@ export async function takeLeg(conn: RelayedConnection, ip: string, port: number)
     const same = leg.ip === ip && leg.port === port && (await leg.ready);
     // still read until here: an end that came meanwhile destroyed it
     leg.socket.off('data', leg.idle).off('end', leg.idle).pause();
-    if (same && !leg.socket.destroyed) return { ok: true, socket: leg.socket };
+    if (same && !leg.socket.destroyed) return { ok: true, socket: leg.socket, reused: true };
     leg.socket.destroy(); // the relay closes its upstream with it (or at the UPSTREAM below)
   }
   const opened = await conn.relay.upstream(conn.id, ip, port);
@@ -88,7 +88,8 @@ export class LegView extends Duplex {
   }
 
   override _write(chunk: Buffer, encoding: BufferEncoding, done: (err?: Error) => void): void {
-    if (this.#leg.destroyed) return done(new Error('relay leg closed'));
+    if (this.#leg.destroyed)
+      return done(Object.assign(new Error('relay leg closed'), { code: 'EPIPE' }));
     this.#leg.write(chunk, encoding, () => done());
   }
 

@@ -47,7 +47,7 @@ export interface SplicedBody {
 export type BodyAt = { bytes: number; rest: 'held' | 'next' | 'copy' } | undefined;
 
 /** The upstream of a plain request: the leg socket that carries it, or why there is none. */
-export type Leg = { ok: true; socket: Socket } | { ok: false; errno: number };
+export type Leg = { ok: true; socket: Socket; reused?: boolean } | { ok: false; errno: number };
 
 /** What a session needs of its relay. */
 export interface RelayLink {

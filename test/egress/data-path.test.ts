@@ -22,15 +22,19 @@ const policy = {
   rules: { 'api.example.test:80': { methods: ['GET'], paths: ['/echo', '/bytes'] } },
 };
 
-/** GET through the relay on a keep-alive client agent; resolves status, X-Proxy-Error, body. */
+/** GET (or `method` with `body`) through the relay on a keep-alive client agent; resolves
+ * status, X-Proxy-Error, body. */
 function get(
   agent: Agent,
   port: number,
   url: string,
   host = 'api.example.test',
+  method = 'GET',
+  body?: string,
 ): Promise<{ status: number; error: string | undefined; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, agent, path: url, headers: { host } }, (res) => {
+    const options = { host: '127.0.0.1', port, agent, path: url, method, headers: { host } };
+    const req = request(options, (res) => {
       let body = '';
       res.setEncoding('latin1');
       res.on('data', (d: string) => (body += d));
@@ -44,7 +48,7 @@ function get(
       });
     });
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
 }
 
@@ -110,6 +114,38 @@ describe.skipIf(skip)('egress data path', () => {
         [false, 'path_not_allowed'],
         [false, 'host_header_mismatch'],
         [false, 'host_not_allowed'],
+      ]);
+    } finally {
+      agent.destroy();
+      relay.stop();
+      await session.close();
+    }
+  });
+
+  it('sends a GET again on a new upstream connection when the pooled one closes under it', async () => {
+    const session = await proxy.openSession({
+      sessionId: 'resend',
+      socketPath: join(world.dir, 'resend.sock'),
+      policy,
+    });
+    const relay = await startRelay(session.socketPath);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const host = 'api.example.test:8080';
+    const api = `http://${host}`;
+    try {
+      events.length = 0;
+      const first = await get(agent, relay.port, `${api}/echo`, host);
+      // the pooled upstream connection closes as this request arrives: it goes on a new one
+      const again = await get(agent, relay.port, `${api}/hangup`, host);
+      expect([first.status, again.status]).toEqual([200, 200]);
+      expect(JSON.parse(again.body)).toMatchObject({ method: 'GET', url: '/hangup' });
+      // a request with a body is never sent twice: the client hears of the failure
+      const post = await get(agent, relay.port, `${api}/hangup`, host, 'POST', 'abc');
+      expect([post.status, post.error]).toEqual([502, 'upstream_unreachable']);
+      expect(events.map((e) => [e.allowed, e.reason])).toEqual([
+        [true, 'allowed'],
+        [true, 'allowed'],
+        [false, 'upstream_unreachable'],
       ]);
     } finally {
       agent.destroy();

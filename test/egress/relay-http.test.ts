@@ -41,6 +41,8 @@ const PORT = 8081;
 const API = `http://api.example.test:${PORT}`;
 /** The same server, ending each connection 50 ms after a response. */
 const QUICK = `http://api.example.test:${PORT + 1}`;
+/** The same server, answering one request per connection: it closes on the second. */
+const ONCE = `http://api.example.test:${PORT + 2}`;
 const NOBODY = 65534;
 const MIB = 1024 * 1024;
 const CANARY = `rf-canary-${randomBytes(8).toString('hex')}`;
@@ -89,7 +91,16 @@ http.createServer(handler).listen(port, process.argv[2], () => {
     res.on('finish', () => setTimeout(() => req.socket.end(), 50));
     handler(req, res);
   });
-  quick.listen(port + 1, process.argv[2], () => console.log('special ready'));
+  // one answer per connection, kept alive: a second request finds the connection closing, as
+  // when a server's keep-alive timeout strikes just as the request arrives
+  const once = http.createServer((req, res) => {
+    if (req.socket.answered) return req.socket.destroy();
+    req.socket.answered = true;
+    handler(req, res);
+  });
+  quick.listen(port + 1, process.argv[2], () =>
+    once.listen(port + 2, process.argv[2], () => console.log('special ready')),
+  );
 });
 `;
 
@@ -98,6 +109,7 @@ const policy = {
     'api.example.test:80',
     `api.example.test:${PORT}`,
     `api.example.test:${PORT + 1}`,
+    `api.example.test:${PORT + 2}`,
     'bound.example.test:80',
     'blackhole.example.test:80',
   ],
@@ -516,6 +528,30 @@ describe.skipIf(skip)('the C relay splices plain-HTTP response bodies', () => {
     c.send(request('GET', `${QUICK}/random?n=3000`));
     expectIntact(await c.response(), 3000);
     expect(spy.upstreams).toHaveLength(kept + 1);
+    c.socket.destroy();
+    await session.close();
+  });
+
+  it('sends a GET again on a new upstream when the kept one closes under it, never a POST', async () => {
+    const { session, spy, port } = await relayed('resend');
+    const c = await RawClient.open(port);
+    c.send(request('GET', `${ONCE}/random?n=1000`));
+    expectIntact(await c.response(), 1000);
+    // written on the kept leg; upstream closes without a byte of answer: dialled again
+    c.send(request('GET', `${ONCE}/random?n=2000`));
+    expectIntact(await c.response(), 2000);
+    expect(spy.upstreams).toHaveLength(2);
+    // a request with a body is not sent twice: the client hears of the failure
+    c.send(request('POST', `${ONCE}/upload`, 'Content-Length: 3\r\n') + 'abc');
+    const failed = await c.response();
+    expect([failed.status, failed.headers['x-proxy-error']]).toEqual([502, 'upstream_unreachable']);
+    expect(spy.upstreams).toHaveLength(2);
+    await expect.poll(() => eventsOf('resend').length).toBe(3);
+    expect(eventsOf('resend').map((e) => [e.allowed, e.reason])).toEqual([
+      [true, 'allowed'],
+      [true, 'allowed'],
+      [false, 'upstream_unreachable'],
+    ]);
     c.socket.destroy();
     await session.close();
   });
