@@ -64,11 +64,15 @@ export interface RelayLink {
   drop(id: string): void;
   /**
    * Dials ip:port for the plain request in progress on connection `id`; resolves the leg: the
-   * relay's new connection to the session socket that carries the request upstream and brings
-   * the response head back (the session hands it over through `claimLeg`), or the errno.
+   * relay's connection to the session socket that carries the request upstream and brings the
+   * response head back (the session hands it over through `claimLeg`), or the errno. A leg the
+   * relay opened ahead comes at once, while the relay dials: a failed dial then closes it.
    */
   upstream(id: string, ip: string, port: number): Promise<Leg>;
-  /** Gives `socket` to the `upstream(id)` waiting for it; false when the nonce is not its own. */
+  /**
+   * Gives `socket` to the `upstream(id)` waiting for it, or keeps it as a leg opened ahead (id
+   * 0); false when the nonce is not one the proxy gave.
+   */
   claimLeg(id: string, nonce: string, socket: Socket): boolean;
   /**
    * The response's body has `length` bytes (-1: until upstream closes) and is for the relay to
@@ -126,12 +130,32 @@ interface PendingLeg {
   done: (leg: Leg) => void;
 }
 
+/** Legs the relay keeps open ahead of need (its SPARE), so a new request need not wait for one. */
+const SPARES = 1;
+
+/** A leg asked for ahead: its nonce, and its socket once it came. */
+interface SpareLeg {
+  hex: string;
+  askedAt: number;
+  socket?: Socket;
+}
+
+/** Whether `given` is `expected` (hex nonces), in constant time. */
+function sameNonce(given: string, expected: string): boolean {
+  const a = Buffer.from(given, 'latin1');
+  const b = Buffer.from(expected, 'latin1');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
 export class RelayProcess implements RelayLink {
   readonly port: number;
   readonly #child: ChildProcessByStdio<Writable, Readable, Readable>;
   readonly #dials = new Map<string, (errno: number) => void>();
   readonly #tunnels = new Map<string, SplicedTunnel & { in: number; out: number }>();
   readonly #legs = new Map<string, PendingLeg>();
+  readonly #spares: SpareLeg[] = [];
+  /** Requests written on a spare leg while the relay dials: their UPFAIL closes that leg. */
+  readonly #spareDials = new Map<string, SpareLeg>();
   readonly #bodies = new Map<string, SplicedBody & { bytes: number }>();
   readonly #rearms = new Map<string, (errno: number) => void>();
   readonly #bodyAts = new Map<string, (at: BodyAt) => void>();
@@ -237,6 +261,13 @@ export class RelayProcess implements RelayLink {
         const pending = this.#legs.get(id);
         if (pending && (b === '-' || b === pending.nonce.toString('hex')))
           pending.done({ ok: false, errno: Number(a) });
+        const spare = this.#spareDials.get(id);
+        if (spare && (b === '-' || b === spare.hex)) {
+          this.#spareDials.delete(id);
+          spare.socket?.destroy(); // the request on it ends as unreachable
+        }
+        // a spare the relay could not open
+        if (id === '0') this.#dropSpare(this.#spares.find((s) => s.hex === b));
         break;
       }
       case 'BODYAT': {
@@ -262,6 +293,8 @@ export class RelayProcess implements RelayLink {
     for (const t of this.#tunnels.values()) t.onEnd(t.in, t.out, 'relay_exit');
     this.#tunnels.clear();
     for (const leg of this.#legs.values()) leg.done({ ok: false, errno: ECONNABORTED });
+    for (const spare of this.#spares) spare.socket?.destroy();
+    this.#spares.length = 0;
     for (const body of this.#bodies.values()) body.onEnd(body.bytes, 'relay_exit');
     this.#bodies.clear();
     for (const done of this.#rearms.values()) done(ECONNABORTED);
@@ -296,6 +329,18 @@ export class RelayProcess implements RelayLink {
     if (this.#exited) return Promise.resolve({ ok: false, errno: ECONNABORTED });
     // one upstream per connection: the session's turns guarantee it, the relay checks it too
     if (this.#legs.has(id)) return Promise.resolve({ ok: false, errno: EBUSY });
+    const spare = this.#takeSpare();
+    if (spare?.socket) {
+      const socket = spare.socket;
+      this.#spareDials.set(id, spare);
+      socket.once('close', () => {
+        if (this.#spareDials.get(id) === spare) this.#spareDials.delete(id);
+      });
+      this.#send(`UPSTREAM ${id} ${ip} ${port} ${spare.hex}`);
+      this.#askSpare();
+      return Promise.resolve({ ok: true, socket });
+    }
+    this.#askSpare(); // for the next request: this one opens its leg after the dial
     const nonce = randomBytes(16);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -313,12 +358,47 @@ export class RelayProcess implements RelayLink {
   }
 
   claimLeg(id: string, nonce: string, socket: Socket): boolean {
+    if (id === '0') {
+      const spare = this.#spares.find((s) => !s.socket && sameNonce(nonce, s.hex));
+      if (!spare) return false;
+      spare.socket = socket;
+      socket.once('close', () => this.#dropSpare(spare));
+      return true;
+    }
     const pending = this.#legs.get(id);
-    const given = Buffer.from(nonce, 'latin1');
-    if (!pending || given.length !== pending.nonce.length * 2) return false;
-    if (!timingSafeEqual(given, Buffer.from(pending.nonce.toString('hex'), 'latin1'))) return false;
+    if (!pending || !sameNonce(nonce, pending.nonce.toString('hex'))) return false;
     pending.done({ ok: true, socket });
     return true;
+  }
+
+  /** A spare leg that came and is open, taken out of the spares; gone or late ones are dropped. */
+  #takeSpare(): SpareLeg | undefined {
+    const now = Date.now();
+    for (const spare of [...this.#spares]) {
+      if (spare.socket && !spare.socket.destroyed) {
+        this.#dropSpare(spare);
+        return spare;
+      }
+      // refused on its way (the session's connection limit), or closed since it came
+      if (spare.socket || now - spare.askedAt > LEG_TIMEOUT_MS) this.#dropSpare(spare);
+    }
+    return undefined;
+  }
+
+  /**
+   * Asks the relay for a leg ahead. Only when a request takes one or finds none: a spare that
+   * closes unused (the idle timeout) is not replaced until the next request needs a leg.
+   */
+  #askSpare(): void {
+    if (this.#exited || this.#spares.length >= SPARES) return;
+    const spare = { hex: randomBytes(16).toString('hex'), askedAt: Date.now() };
+    this.#spares.push(spare);
+    this.#send(`SPARE ${spare.hex}`);
+  }
+
+  #dropSpare(spare: SpareLeg | undefined): void {
+    const at = spare ? this.#spares.indexOf(spare) : -1;
+    if (at >= 0) this.#spares.splice(at, 1);
   }
 
   bodyAt(id: string, length: number): Promise<BodyAt> {

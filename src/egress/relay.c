@@ -29,6 +29,10 @@
  * or a copied one the proxy declares ended with HEAD), upstream and leg stay for the connection's
  * next request to the same address: the proxy writes it on the leg (a new UPSTREAM, or the proxy
  * closing the leg, ends them).
+ * A spare leg (SPARE) is one opened ahead, before any request needs it, with "X-Ringfence-Relay: 0"
+ * and the proxy's nonce: an UPSTREAM naming that nonce takes it, so the proxy writes the request
+ * on it at once while the relay dials, and a new connection's request does not wait for a leg to
+ * be opened and accepted. The relay never reads a spare before an UPSTREAM takes it.
  *
  * Control, newline-terminated text lines. stdin (proxy -> relay):
  *   DIAL <id> <ip> <port>   connect to the pinned address (10 s timeout)
@@ -38,6 +42,8 @@
  *   DROP <id>               close the upstream connection: of a tunnel, of a plain request not
  *                           yet answered (the connection goes on), of a spliced body (and client)
  *   UPSTREAM <id> <ip> <port> <nonce>  dial for the plain request in progress, then open its leg
+ *                           (or take the spare leg opened with that nonce: it is the leg now)
+ *   SPARE <nonce>           open a spare leg now (UPFAIL 0 <errno> <nonce> if it cannot)
  *   BODY <id> <n>           the response's body has n bytes (-1: until upstream closes): stop
  *                           copying it to the leg, say how much is there (BODYAT)
  *   GO <id> <after> <idle-ms>  splice the rest upstream -> client right after the first <after>
@@ -98,6 +104,7 @@
 #define RELAY_HEADER "X-Ringfence-Relay: "
 #define NONCE_MAX 64
 #define AHEAD_MAX (64 * 1024) /* body bytes copied to the leg before the proxy's verdict */
+#define SPARES_MAX 4          /* spare legs open at once */
 
 enum state {
   ST_HEAD,    /* reading the first request head */
@@ -120,12 +127,12 @@ enum upstate {
   U_COPY,    /* COPY: upstream <-> leg copied until the proxy closes the leg (or HEAD) */
 };
 
-enum role { R_CLIENT, R_NODE, R_UP, R_LEG };
+enum role { R_CLIENT, R_NODE, R_UP, R_LEG, R_SPARE };
 
 struct conn;
 struct ep {
-  struct conn *c; /* NULL for the listener and stdin */
-  int role;
+  struct conn *c; /* NULL for the listener, stdin and the spares */
+  int role;       /* a spare: R_SPARE + its slot */
 };
 
 struct buf {
@@ -190,6 +197,13 @@ static const char *socket_path;
 static struct ep ep_listen = {NULL, -1}, ep_stdin = {NULL, -2};
 static char ctl[8192];
 static size_t ctl_len;
+
+/* Legs opened ahead (SPARE), not yet taken by an UPSTREAM; fd -1 = a free slot. */
+static struct spare {
+  int fd;
+  char nonce[NONCE_MAX + 1];
+  struct ep e;
+} spares[SPARES_MAX];
 
 static void die(const char *what) {
   fprintf(stderr, "rf-relay: %s: %s\n", what, strerror(errno));
@@ -839,7 +853,9 @@ static void set_interest(struct conn *c) {
     bool copying = c->us == U_COPY || (c->us == U_AHEAD && c->ahead < AHEAD_MAX);
     if (copying && !c->up_eof && buf_pending(&c->u2l) == 0) wu |= EPOLLIN;
     if (body_ready(c) && !c->up_eof && c->pd.pending < c->pd.cap) wu |= EPOLLIN;
-    if (c->leg >= 0) {
+    /* a spare leg taken for a dial in progress is not watched yet (a request that is given up
+     * meanwhile comes with DROP) */
+    if (c->leg >= 0 && c->us != U_DIALING) {
       if (!c->leg_eof && buf_pending(&c->l2u) == 0) wl |= EPOLLIN;
       if (buf_pending(&c->u2l) > 0) wl |= EPOLLOUT;
     }
@@ -849,7 +865,7 @@ static void set_interest(struct conn *c) {
   set_mask(c->client, &c->ec, &c->mc, wc);
   if (c->node >= 0) set_mask(c->node, &c->en, &c->mn, wn);
   if (c->up >= 0) set_mask(c->up, &c->eu, &c->mu, wu);
-  if (c->leg >= 0) set_mask(c->leg, &c->el, &c->ml, wl);
+  if (c->leg >= 0 && c->us != U_DIALING) set_mask(c->leg, &c->el, &c->ml, wl);
 }
 
 /* Moves every byte that can move now and sets the epoll interest; false = connection done. */
@@ -1067,33 +1083,95 @@ static void cmd_drop(uint64_t id) {
   if (!progress(c)) conn_free(c, "drop");
 }
 
-/* The upstream of a plain request is connected: open its leg to the proxy. */
-static void upstream_dialled(struct conn *c, int err) {
-  int leg = -1;
-  if (!err) {
-    leg = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    strncpy(sa.sun_path, socket_path, sizeof sa.sun_path - 1);
-    if (leg < 0 || connect(leg, (struct sockaddr *)&sa, sizeof sa) < 0) err = errno;
-  }
+static bool valid_nonce(const char *nonce) {
+  size_t n = strlen(nonce);
+  return n > 0 && n <= NONCE_MAX && strspn(nonce, "0123456789abcdef") == n;
+}
+
+/* A new connection to the session socket (a leg), and the head that opens it in `head`. */
+static int open_leg(uint64_t id, const char *nonce, char *head, int *head_len, int *err) {
+  *err = 0;
+  int leg = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  strncpy(sa.sun_path, socket_path, sizeof sa.sun_path - 1);
+  if (leg < 0 || connect(leg, (struct sockaddr *)&sa, sizeof sa) < 0) *err = errno;
+  *head_len = snprintf(head, LEG_HEAD_MAX,
+                       "CONNECT leg HTTP/1.1\r\n" RELAY_HEADER "%llu\r\nX-Ringfence-Leg: %s\r\n\r\n",
+                       (unsigned long long)id, nonce);
+  if (!*err && (*head_len < 0 || *head_len >= LEG_HEAD_MAX)) *err = ENOMEM;
+  if (*err && leg >= 0) close(leg);
+  return *err ? -1 : leg;
+}
+
+/* SPARE: a leg opened now, its head written; only its hang-up is watched until it is taken. */
+static void cmd_spare(const char *nonce) {
+  if (!valid_nonce(nonce)) return;
+  struct spare *s = NULL;
+  for (int i = 0; i < SPARES_MAX && !s; i++)
+    if (spares[i].fd < 0) s = &spares[i];
+  int err = EBUSY, hn = 0;
   char head[LEG_HEAD_MAX];
-  int hn = snprintf(head, sizeof head,
-                    "CONNECT leg HTTP/1.1\r\n" RELAY_HEADER "%llu\r\nX-Ringfence-Leg: %s\r\n\r\n",
-                    (unsigned long long)c->id, c->nonce);
-  if (!err && (hn < 0 || (size_t)hn >= sizeof head || !buf_append(&c->u2l, head, (size_t)hn,
-                                                                    HEAD_MAX)))
-    err = ENOMEM;
+  int fd = s ? open_leg(0, nonce, head, &hn, &err) : -1;
+  /* a fresh unix connection takes a head this small whole */
+  if (fd >= 0 && write(fd, head, (size_t)hn) != hn) {
+    err = errno ? errno : EIO;
+    close(fd);
+    fd = -1;
+  }
+  if (fd < 0) {
+    say("UPFAIL 0 %d %s\n", err, nonce);
+    return;
+  }
+  s->fd = fd;
+  strcpy(s->nonce, nonce);
+  struct epoll_event ev = {.events = EPOLLRDHUP, .data.ptr = &s->e};
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) die("epoll_ctl spare");
+}
+
+/* The spare leg opened with `nonce`, taken out of the spares (-1: none). */
+static int spare_take(const char *nonce) {
+  for (int i = 0; i < SPARES_MAX; i++) {
+    if (spares[i].fd < 0 || strcmp(spares[i].nonce, nonce) != 0) continue;
+    int fd = spares[i].fd;
+    epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+    spares[i].fd = -1;
+    return fd;
+  }
+  return -1;
+}
+
+/* A spare leg's hang-up: the proxy closed it (its idle timeout, the session's end). Checked
+ * here, as the event may be older than the slot's present leg. */
+static void spare_hangup(int slot) {
+  char b;
+  int fd = spares[slot].fd;
+  if (fd < 0) return;
+  ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  /* nothing to read and no end: an old event. Bytes on a leg not taken: not the proxy's way */
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  close_fd(&spares[slot].fd);
+}
+
+/* The upstream of a plain request is connected: open its leg to the proxy (unless a spare leg
+ * is the leg already). */
+static void upstream_dialled(struct conn *c, int err) {
+  int hn = 0;
+  char head[LEG_HEAD_MAX];
+  if (!err && c->leg < 0) {
+    int leg = open_leg(c->id, c->nonce, head, &hn, &err);
+    if (!err && !buf_append(&c->u2l, head, (size_t)hn, HEAD_MAX)) err = ENOMEM;
+    if (err && leg >= 0) close(leg);
+    if (!err) c->leg = leg;
+  }
+  if (!err) add_fd(c->leg, &c->el, &c->ml);
   if (err) {
-    if (leg >= 0) close(leg);
     upfail(c, err);
-    upstream_close(c);
+    upstream_close(c); /* a spare leg closes with it: the proxy's request ends there */
     return;
   }
   int one = 1;
   setsockopt(c->up, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  c->leg = leg;
   c->rl = true;
-  add_fd(leg, &c->el, &c->ml);
   c->us = U_HEAD;
   c->head_len = 0;
   c->head_state = 0;
@@ -1101,6 +1179,8 @@ static void upstream_dialled(struct conn *c, int err) {
 
 static void cmd_upstream(uint64_t id, const char *ip, int port, const char *nonce) {
   struct conn *c = find(id);
+  /* a spare leg named here is this request's leg, or closed with the request's failure */
+  int spare = valid_nonce(nonce) ? spare_take(nonce) : -1;
   int err = 0;
   /* The proxy asks only once the previous response is answered: an upstream kept for the next
    * request (or a copied one whose leg has not been seen closing yet) is over. */
@@ -1108,13 +1188,14 @@ static void cmd_upstream(uint64_t id, const char *ip, int port, const char *nonc
   if (!c) err = ECONNABORTED;
   else if (c->st != ST_PASS || c->node < 0 || c->node_eof) err = EINVAL;
   else if (c->us != U_NONE) err = EBUSY;
-  else if (strlen(nonce) > NONCE_MAX || strspn(nonce, "0123456789abcdef") != strlen(nonce))
-    err = EINVAL;
+  else if (!valid_nonce(nonce)) err = EINVAL;
   if (err) {
+    if (spare >= 0) close(spare);
     say("UPFAIL %llu %d %s\n", (unsigned long long)id, err, err == EINVAL ? "-" : nonce);
     return;
   }
   strcpy(c->nonce, nonce);
+  c->leg = spare; /* watched and read once the dial is done */
   err = dial(c, ip, port);
   if (err == EINPROGRESS) {
     c->us = U_DIALING;
@@ -1220,6 +1301,7 @@ static void on_control(void) {
       else if (sscanf(start, "DROP %llu", &id) == 1) cmd_drop(id);
       else if (sscanf(start, "UPSTREAM %llu %63s %d %65s", &id, ip, &a, nonce) == 4)
         cmd_upstream(id, ip, a, nonce);
+      else if (sscanf(start, "SPARE %65s", nonce) == 1) cmd_spare(nonce);
       else if (sscanf(start, "BODY %llu %lld", &id, &len) == 2) cmd_body(id, len);
       else if (sscanf(start, "GO %llu %llu %d", &id, &after, &b) == 3) cmd_go(id, after, b);
       else if (sscanf(start, "COPY %llu", &id) == 1) cmd_copy(id);
@@ -1337,6 +1419,7 @@ int main(int argc, char **argv) {
   if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev) < 0) die("epoll_ctl listen");
   ev.data.ptr = &ep_stdin;
   if (epoll_ctl(epfd, EPOLL_CTL_ADD, 0, &ev) < 0) die("epoll_ctl stdin");
+  for (int i = 0; i < SPARES_MAX; i++) spares[i] = (struct spare){-1, "", {NULL, R_SPARE + i}};
   say("READY %d\n", bound);
 
   struct epoll_event evs[256];
@@ -1352,6 +1435,10 @@ int main(int argc, char **argv) {
       }
       if (e == &ep_stdin) {
         on_control();
+        continue;
+      }
+      if (e->role >= R_SPARE) {
+        spare_hangup(e->role - R_SPARE);
         continue;
       }
       struct conn *c = e->c;

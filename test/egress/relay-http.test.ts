@@ -3,7 +3,7 @@
 // event stays with the proxy. Real traffic: upstreams in a network namespace, the relay as nobody.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
-import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +43,8 @@ const API = `http://api.example.test:${PORT}`;
 const QUICK = `http://api.example.test:${PORT + 1}`;
 /** The same server, answering one request per connection: it closes on the second. */
 const ONCE = `http://api.example.test:${PORT + 2}`;
+/** Allowed, and nothing listens there: a dial is refused at once. */
+const CLOSED = `http://api.example.test:${PORT + 3}`;
 const NOBODY = 65534;
 const MIB = 1024 * 1024;
 const CANARY = `rf-canary-${randomBytes(8).toString('hex')}`;
@@ -110,6 +112,7 @@ const policy = {
     `api.example.test:${PORT}`,
     `api.example.test:${PORT + 1}`,
     `api.example.test:${PORT + 2}`,
+    `api.example.test:${PORT + 3}`,
     'bound.example.test:80',
     'blackhole.example.test:80',
   ],
@@ -144,6 +147,8 @@ class SpyRelay implements RelayLink {
   readonly upstreams: string[] = [];
   readonly bodies: BodyRecord[] = [];
   readonly copies: string[] = [];
+  /** The ids of the legs the relay brought: a connection's, or 0 for one opened ahead. */
+  readonly claims: string[] = [];
   readonly #inner: RelayProcess;
 
   constructor(inner: RelayProcess) {
@@ -167,7 +172,9 @@ class SpyRelay implements RelayLink {
     return this.#inner.upstream(id, ip, port);
   }
   claimLeg(id: string, nonce: string, socket: Socket): boolean {
-    return this.#inner.claimLeg(id, nonce, socket);
+    const claimed = this.#inner.claimLeg(id, nonce, socket);
+    if (claimed) this.claims.push(id);
+    return claimed;
   }
   async bodyAt(id: string, length: number): Promise<BodyAt> {
     const record: BodyRecord = { id, length };
@@ -330,7 +337,7 @@ describe.skipIf(skip)('the C relay splices plain-HTTP response bodies', () => {
   async function relayed(
     name: string,
     limits: Partial<SessionLimits> = {},
-  ): Promise<{ session: EgressSession; spy: SpyRelay; port: number }> {
+  ): Promise<{ session: EgressSession; spy: SpyRelay; port: number; relayPid: number }> {
     const socketPath = join(dir, `${name}.sock`);
     const session = await proxy.openSession({
       sessionId: name,
@@ -352,7 +359,7 @@ describe.skipIf(skip)('the C relay splices plain-HTTP response bodies', () => {
     relays.push(relay);
     const spy = new SpyRelay(relay);
     session.attachRelay(spy);
-    return { session, spy, port: relay.port };
+    return { session, spy, port: relay.port, relayPid: relay.pid ?? 0 };
   }
 
   const eventsOf = (sessionId: string) => decisions.filter((d) => d.sessionId === sessionId);
@@ -556,6 +563,69 @@ describe.skipIf(skip)('the C relay splices plain-HTTP response bodies', () => {
     await session.close();
   });
 
+  it("writes a new connection's request on a leg the relay opened ahead, while it dials", async () => {
+    const { session, spy, port } = await relayed('ahead');
+    const first = await RawClient.open(port);
+    first.send(request('GET', `${API}/random?n=1000`));
+    expectIntact(await first.response(), 1000);
+    const firstId = spy.upstreams[0] ?? '';
+    // the first request's leg came after its dial; it asked for one ahead for the next
+    await expect.poll(() => [...spy.claims].sort()).toEqual(['0', firstId].sort());
+    first.socket.destroy();
+    // each new connection takes the leg opened ahead (no leg of its own comes) and asks again
+    for (const n of [2000, 3 * MIB]) {
+      const c = await RawClient.open(port);
+      c.send(request('GET', `${API}/random?n=${n}`));
+      expectIntact(await c.response(), n);
+      c.socket.destroy();
+    }
+    expect(spy.upstreams).toHaveLength(3);
+    await expect.poll(() => spy.claims.filter((id) => id === '0')).toHaveLength(3);
+    expect(spy.claims.filter((id) => id !== '0')).toEqual([firstId]);
+    await expect.poll(() => spy.bodies.at(-1)).toMatchObject({ length: 3 * MIB, why: 'done' });
+    // a dial that fails closes the leg the request was written on: 502, and nothing hangs
+    const refused = await RawClient.open(port);
+    refused.send(request('GET', `${CLOSED}/`));
+    const r = await refused.response();
+    expect([r.status, r.headers['x-proxy-error']]).toEqual([502, 'upstream_unreachable']);
+    expect(spy.claims.filter((id) => id !== '0')).toEqual([firstId]);
+    // ... and the connection goes on, on the next leg opened ahead (once it is there)
+    await expect.poll(() => spy.claims.filter((id) => id === '0')).toHaveLength(4);
+    refused.send(request('GET', `${API}/random?n=500`));
+    expectIntact(await refused.response(), 500);
+    expect(spy.claims.filter((id) => id !== '0')).toEqual([firstId]);
+    await expect.poll(() => eventsOf('ahead').length).toBe(5);
+    expect(eventsOf('ahead').map((e) => [e.allowed, e.reason, e.port])).toEqual([
+      [true, 'allowed', PORT],
+      [true, 'allowed', PORT],
+      [true, 'allowed', PORT],
+      [false, 'upstream_unreachable', PORT + 3],
+      [true, 'allowed', PORT],
+    ]);
+    refused.socket.destroy();
+    await session.close();
+  });
+
+  it('never uses a leg opened ahead that closed unused, and the relay lets it go', async () => {
+    const { session, spy, port, relayPid } = await relayed('stale', { idleTimeoutMs: 300 });
+    const openFds = async (): Promise<number> => (await readdir(`/proc/${relayPid}/fd`)).length;
+    const idle = await openFds();
+    const first = await RawClient.open(port);
+    first.send(request('GET', `${API}/random?n=1000`));
+    expectIntact(await first.response(), 1000);
+    await expect.poll(() => spy.claims).toContain('0');
+    first.socket.destroy();
+    // the session's idle timeout closes the leg opened ahead: the relay closes its end too
+    await expect.poll(openFds, { timeout: 5_000 }).toBe(idle);
+    const next = await RawClient.open(port);
+    next.send(request('GET', `${API}/random?n=2000`));
+    expectIntact(await next.response(), 2000);
+    // its own leg came after the dial
+    expect(spy.claims.filter((id) => id !== '0')).toEqual(spy.upstreams);
+    next.socket.destroy();
+    await session.close();
+  });
+
   it('carries a request itself when the session socket has no room for the leg', async () => {
     // one session connection: the client's; the relay's leg is refused
     const { session, spy, port } = await relayed('full', { maxClientConnections: 1 });
@@ -669,6 +739,7 @@ describe.skipIf(skip)('the C relay splices plain-HTTP response bodies', () => {
       legHead(''),
       legHead('X-Ringfence-Relay: 1\r\n'),
       legHead(`X-Ringfence-Relay: ${victimId}\r\n`),
+      legHead('X-Ringfence-Relay: 0\r\n'), // as a leg opened ahead
     ];
     for (const text of forged) {
       const c = await RawClient.open(port);
@@ -689,7 +760,7 @@ describe.skipIf(skip)('the C relay splices plain-HTTP response bodies', () => {
     expect([v.status, v.headers['x-proxy-error']]).toEqual([502, 'upstream_unreachable']);
     const connects = eventsOf('forged').filter((e) => e.kind === 'connect');
     expect(connects.map((e) => [e.allowed, e.reason])).toEqual(
-      Array.from({ length: 4 }, () => [false, 'invalid_host']),
+      Array.from({ length: 5 }, () => [false, 'invalid_host']),
     );
     victim.socket.destroy();
     later.socket.destroy();
