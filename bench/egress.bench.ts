@@ -92,6 +92,18 @@ async function curlTimes(n: number, args: string, runner: Runner = onHost): Prom
   return (await curlLoop(n, 'time_total', args, runner)).map((s) => s * 1000);
 }
 
+/**
+ * `n` requests on one kept-alive connection (curl's URL glob, one process): each one's total time
+ * in ms, but the first, which also connects.
+ */
+async function curlKeptAlive(n: number, url: string, runner: Runner): Promise<number[]> {
+  const out = await runner(`curl -sS --fail -w '\\nrf-time %{time_total}\\n' '${url}?i=[0-${n}]'`);
+  const times = out.split('\n').filter((line) => line.startsWith('rf-time '));
+  if (times.length !== n + 1)
+    throw new Error(`curl kept-alive: ${times.length} of ${n + 1} answers`);
+  return times.slice(1).map((line) => Number(line.slice(8)) * 1000);
+}
+
 /** curl download rates in MiB/s, `n` samples. */
 async function curlRates(n: number, args: string, runner: Runner = onHost): Promise<number[]> {
   return (await curlLoop(n, 'speed_download', args, runner)).map((b) => b / 1024 / 1024);
@@ -368,6 +380,28 @@ async function curlRows(
     // One srt sandbox runs the whole loop: the figure is per request, not srt's start-up.
     const theirs = stat(await curlTimes(CURL_REQUESTS, `${direct.http}/echo`, inSrt(srt)));
     rows.push(row('curl request, new connection', 'ms', lat, theirs, 'srt'));
+  }
+  // What an agent's HTTP client mostly does: HTTPS, and requests on a kept-alive connection.
+  const others: [string, string, Runner][] = [
+    ...(sandbox
+      ? [['ringfence (in sandbox)', 'box', inSandbox(sandbox)] as [string, string, Runner]]
+      : []),
+    ...(srt ? [['srt', 'srt', inSrt(srt)] as [string, string, Runner]] : []),
+  ];
+  const tlsDirect = stat(await curlTimes(CURL_REQUESTS, `${direct.https}/echo`));
+  rows.push(row('curl HTTPS request, new connection', 'ms', tlsDirect, tlsDirect, 'direct'));
+  for (const [label, where, runner] of others) {
+    const url = where === 'box' ? `${inBox.https}/echo` : `${direct.https}/echo`;
+    await curlTimes(5, url, runner);
+    const t = stat(await curlTimes(CURL_REQUESTS, url, runner));
+    rows.push(row('curl HTTPS request, new connection', 'ms', tlsDirect, t, label));
+  }
+  const keptDirect = stat(await curlKeptAlive(LATENCY_REQUESTS, `${direct.http}/echo`, onHost));
+  rows.push(row('curl request, kept-alive connection', 'ms', keptDirect, keptDirect, 'direct'));
+  for (const [label, where, runner] of others) {
+    const url = where === 'box' ? `${inBox.http}/echo` : `${direct.http}/echo`;
+    const t = stat(await curlKeptAlive(LATENCY_REQUESTS, url, runner));
+    rows.push(row('curl request, kept-alive connection', 'ms', keptDirect, t, label));
   }
   const big = `/bytes?n=${100 << 20}`;
   const rate = (v: number[]): Stat => {
