@@ -109,11 +109,13 @@ export class CertificateAuthority {
   }
 
   /**
-   * The trust bundle for the sandbox: system roots plus this CA. Point `proxyEnv`'s
-   * `caCertPath` at a file with this content (SSL_CERT_FILE replaces the system store).
+   * The trust bundle for the sandbox: system roots, the `extra` CAs the proxy trusts for
+   * upstreams (a private PKI), and this CA. Point `proxyEnv`'s `caCertPath` at a file with this
+   * content (SSL_CERT_FILE and the like replace the tools' own stores).
    */
-  trustBundlePem(): string {
-    return `${[...rootCertificates, this.certPem.trim()].join('\n')}\n`;
+  trustBundlePem(extra: readonly string[] = []): string {
+    const pems = [...rootCertificates, ...extra.map((pem) => pem.trim()), this.certPem.trim()];
+    return `${pems.join('\n')}\n`;
   }
 
   /** Signs a leaf certificate for a host name or IP, plus `extraNames` (shared leaf key). */

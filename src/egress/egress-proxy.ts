@@ -57,6 +57,11 @@ export class EgressProxy {
     this.#emitter = new DecisionEmitter(this.#logger);
   }
 
+  /** The extra CAs trusted for upstream TLS (the sandbox's trust bundle carries them too). */
+  get upstreamCa(): readonly string[] {
+    return this.#options.upstreamCa ?? [];
+  }
+
   /** Adds a decision listener; returns the function that removes it. */
   subscribe(listener: DecisionListener): () => void {
     return this.#emitter.subscribe(listener);

@@ -155,7 +155,8 @@ export async function provisionSandbox(
   const extraReadOnly = [...(options.extraReadOnly ?? [])];
   if (egress.secrets?.length && egress.ca) {
     caFile = join(dir, `${sessionId}-ca.pem`);
-    await writeFile(caFile, egress.ca.trustBundlePem(), { mode: 0o644 });
+    // the upstream CAs the proxy trusts too: the bundle replaces the tools' own stores
+    await writeFile(caFile, egress.ca.trustBundlePem(egress.proxy.upstreamCa), { mode: 0o644 });
     extraReadOnly.push({ host: caFile, sandbox: SANDBOX_CA_PATH });
   }
   const env = {
