@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in bwrap:bubblewrap socat:socat ip:iproute2 curl:curl python3:python3 git:git nsenter:util-linux gcc:gcc; do
+for pair in bwrap:bubblewrap socat:socat ip:iproute2 curl:curl python3:python3 pip3:python3-pip git:git nsenter:util-linux gcc:gcc; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   [ -x "/usr/bin/$cmd" ] || [ -x "/bin/$cmd" ] || [ -x "/usr/sbin/$cmd" ] || need+=("$pkg")
 done

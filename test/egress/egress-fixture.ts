@@ -63,6 +63,8 @@ export interface EgressWorld {
   bundlePath: string;
   upstreamCaPath: string;
   proxyCaPath: string;
+  /** What the upstream serves under /files/ (see fixtures/upstream-server.mjs). */
+  filesDir: string;
   destroy(): Promise<void>;
 }
 
@@ -98,6 +100,7 @@ export async function createWorld(subnet: Subnet): Promise<EgressWorld> {
       LISTEN_IPS: subnet.upstreamIp,
       TLS_CERT: join(dir, 'up-cert.pem'),
       TLS_KEY: join(dir, 'up-key.pem'),
+      FILES_DIR: join(dir, 'files'),
     });
     await waitForLine(child, 'upstream ready');
     return {
@@ -108,6 +111,7 @@ export async function createWorld(subnet: Subnet): Promise<EgressWorld> {
       bundlePath,
       upstreamCaPath: upstreamCa.certPath,
       proxyCaPath: proxyCa.certPath,
+      filesDir: join(dir, 'files'),
       async destroy() {
         await netns.destroy();
         await rm(dir, { recursive: true, force: true });

@@ -19,6 +19,7 @@ import type { Sandbox } from '../../src/sandbox/driver.js';
 import { missingBubblewrap, missingRoot } from '../helpers/capabilities.js';
 import { netnsSkipReason } from '../helpers/netns.js';
 import { createWorld, SUBNET_C, type EgressWorld } from './egress-fixture.js';
+import { PROBE, publishTools } from './tool-fixtures.js';
 
 const common = missingRoot() ?? (await netnsSkipReason());
 const DRIVERS: {
@@ -64,6 +65,11 @@ for (const { name, create, unavailable, socat } of DRIVERS) {
 function egressSuite(name: string, createDriver: () => SandboxDriver, socat: boolean): void {
   const IP = SUBNET_C.upstreamIp;
   const canary = `rf-canary-${randomBytes(12).toString('hex')}`;
+  /** What the git repository, the npm package and the wheel served upstream carry. */
+  const marker = `rf-probe-${randomBytes(6).toString('hex')}`;
+  const noPackageTools = name.startsWith('bubblewrap')
+    ? undefined
+    : 'the default image has no npm or pip (IMAGE_PACKAGES)';
   let world: EgressWorld;
   let driver: SandboxDriver;
   let proxy: EgressProxy;
@@ -78,6 +84,7 @@ function egressSuite(name: string, createDriver: () => SandboxDriver, socat: boo
   beforeAll(async () => {
     if (socat) process.env.RINGFENCE_EGRESS_RELAY = 'socat';
     world = await createWorld(SUBNET_C);
+    await publishTools(world.filesDir, marker);
     root = await mkdtemp(join(tmpdir(), 'rf-egress-sb-'));
     driver = createDriver();
     proxy = new EgressProxy({ ca: world.proxyCa, upstreamCa: [world.upstreamCa.certPem] });
@@ -143,6 +150,44 @@ function egressSuite(name: string, createDriver: () => SandboxDriver, socat: boo
     expect(py.stdout.trim()).toBe('200');
     expect(decisions.some((d) => d.allowed && d.host === 'api.example.test')).toBe(true);
   });
+
+  it('git clones over HTTP and HTTPS through the proxy env only', async () => {
+    const r = await sh(
+      [
+        'cd /tmp && rm -rf c1 c2',
+        'git clone -q http://api.example.test/files/repo.git c1',
+        // the upstream's private CA (the proxy's upstreamCa) is in the sandbox's trust bundle
+        'git clone -q https://api.example.test/files/repo.git c2',
+        'cat c1/README c2/README',
+      ].join(' && '),
+    );
+    expect(r.stdout, r.stderr).toBe(`${marker}\n${marker}\n`);
+  });
+
+  if (noPackageTools)
+    process.stderr.write(`SKIP npm and pip in a ${name} sandbox: ${noPackageTools}\n`);
+  it.skipIf(noPackageTools)(
+    'npm installs and pip downloads from their registries through the proxy env only',
+    async () => {
+      const npm = await sh(
+        [
+          'mkdir -p /tmp/np && cd /tmp/np',
+          `npm install -s --no-audit --no-fund --no-update-notifier --cache /tmp/npm-cache --registry http://api.example.test/files/npm/ ${PROBE}`,
+          `node -p "require('/tmp/np/node_modules/${PROBE}')"`,
+        ].join(' && '),
+      );
+      expect(npm.stdout.trim(), npm.stderr).toBe(marker);
+      const pip = await sh(
+        [
+          // verified with the sandbox's trust bundle (REQUESTS_CA_BUNDLE), as git above
+          'python3 -m pip download -q --no-deps --no-cache-dir --disable-pip-version-check -d /tmp/wheels ' +
+            `--index-url https://api.example.test/files/simple/ ${PROBE}`,
+          `python3 -c "import zipfile; print(zipfile.ZipFile('/tmp/wheels/rf_probe-1.0-py3-none-any.whl').read('rf_probe/__init__.py').decode())"`,
+        ].join(' && '),
+      );
+      expect(pip.stdout, pip.stderr).toContain(marker);
+    },
+  );
 
   it('a host outside the allowlist gets a 403 the agent can read', async () => {
     const r = await sh('curl -s -D - http://other.example.test/echo');
