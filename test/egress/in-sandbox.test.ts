@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,6 +67,11 @@ function egressSuite(name: string, createDriver: () => SandboxDriver, socat: boo
   const canary = `rf-canary-${randomBytes(12).toString('hex')}`;
   /** What the git repository, the npm package and the wheel served upstream carry. */
   const marker = `rf-probe-${randomBytes(6).toString('hex')}`;
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  const noEnvProxy =
+    major >= 24 || (major === 22 && minor >= 21)
+      ? undefined
+      : `Node ${process.version} ignores NODE_USE_ENV_PROXY (22.21+ and 24+ honour it)`;
   const noPackageTools = name.startsWith('bubblewrap')
     ? undefined
     : 'the default image has no npm or pip (IMAGE_PACKAGES)';
@@ -163,6 +168,25 @@ function egressSuite(name: string, createDriver: () => SandboxDriver, socat: boo
     );
     expect(r.stdout, r.stderr).toBe(`${marker}\n${marker}\n`);
   });
+
+  if (noEnvProxy)
+    process.stderr.write(`SKIP Node's env proxy in a ${name} sandbox: ${noEnvProxy}\n`);
+  it.skipIf(noEnvProxy)(
+    "Node's fetch and http reach an allowed host through NODE_USE_ENV_PROXY alone",
+    async () => {
+      // the Node running this suite, in the workspace: the sandbox's own may be older
+      await copyFile(process.execPath, join(root, 'ws', 'node'));
+      const script = [
+        "const get = (u) => new Promise((ok, no) => require(u.slice(0, u.indexOf(':'))).get(u, (r) => { r.resume(); ok(r.statusCode); }).on('error', no));",
+        "Promise.all([fetch('http://api.example.test/echo').then((r) => r.status),",
+        "  fetch('https://api.example.test/echo').then((r) => r.status),",
+        "  get('http://api.example.test/echo'), get('https://api.example.test/echo')])",
+        "  .then((s) => console.log(s.join(' ')), (e) => console.log(String(e.cause ?? e)));",
+      ].join('\n');
+      const r = await sb.exec(['./node', '--no-warnings', '-e', script], { timeoutMs: 20_000 });
+      expect(r.stdout.trim(), r.stderr).toBe('200 200 200 200');
+    },
+  );
 
   if (noPackageTools)
     process.stderr.write(`SKIP npm and pip in a ${name} sandbox: ${noPackageTools}\n`);
