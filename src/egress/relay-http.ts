@@ -19,6 +19,8 @@ export async function inTurn(
 ): Promise<void> {
   const previous = conn.turn;
   conn.turn = answered(req.socket, res);
+  // the next request's leg, opened once this one is answered (when it needed one)
+  void conn.turn.then(() => conn.relay.openAhead());
   await previous;
   await handle();
 }

@@ -75,6 +75,11 @@ export interface RelayLink {
    */
   claimLeg(id: string, nonce: string, socket: Socket): boolean;
   /**
+   * A plain request is answered: a leg is opened ahead now, off the request's path, if one was
+   * taken or missed since the last one was asked for.
+   */
+  openAhead(): void;
+  /**
    * The response's body has `length` bytes (-1: until upstream closes) and is for the relay to
    * move: it stops copying the body to the leg and resolves how much already went there (the
    * proxy forwards that) and what follows; undefined: no such response.
@@ -156,6 +161,7 @@ export class RelayProcess implements RelayLink {
   readonly #spares: SpareLeg[] = [];
   /** Requests written on a spare leg while the relay dials: their UPFAIL closes that leg. */
   readonly #spareDials = new Map<string, SpareLeg>();
+  #spareWanted = false;
   readonly #bodies = new Map<string, SplicedBody & { bytes: number }>();
   readonly #rearms = new Map<string, (errno: number) => void>();
   readonly #bodyAts = new Map<string, (at: BodyAt) => void>();
@@ -337,10 +343,10 @@ export class RelayProcess implements RelayLink {
         if (this.#spareDials.get(id) === spare) this.#spareDials.delete(id);
       });
       this.#send(`UPSTREAM ${id} ${ip} ${port} ${spare.hex}`);
-      this.#askSpare();
+      this.#spareWanted = true;
       return Promise.resolve({ ok: true, socket });
     }
-    this.#askSpare(); // for the next request: this one opens its leg after the dial
+    this.#spareWanted = true; // for the next request: this one opens its leg after the dial
     const nonce = randomBytes(16);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -371,6 +377,13 @@ export class RelayProcess implements RelayLink {
     return true;
   }
 
+  openAhead(): void {
+    // Not at UPSTREAM: the proxy would accept the new leg while the request is in flight.
+    if (!this.#spareWanted) return;
+    this.#spareWanted = false;
+    this.#askSpare();
+  }
+
   /** A spare leg that came and is open, taken out of the spares; gone or late ones are dropped. */
   #takeSpare(): SpareLeg | undefined {
     const now = Date.now();
@@ -386,8 +399,8 @@ export class RelayProcess implements RelayLink {
   }
 
   /**
-   * Asks the relay for a leg ahead. Only when a request takes one or finds none: a spare that
-   * closes unused (the idle timeout) is not replaced until the next request needs a leg.
+   * Asks the relay for a leg ahead. Only after a request took one or found none: a spare that
+   * closes unused (the idle timeout) is not replaced until a request needs a leg again.
    */
   #askSpare(): void {
     if (this.#exited || this.#spares.length >= SPARES) return;
