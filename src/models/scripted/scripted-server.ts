@@ -239,14 +239,17 @@ export class ScriptedServer {
       'request-id': 'req_scripted',
     });
     let sent = 0;
+    let written: Promise<void> = Promise.resolve();
     const send = (e: SseEvent): boolean => {
       if (res.destroyed) return false;
       if (disconnectAfter !== undefined && sent >= disconnectAfter) {
-        // Flush what was sent, then drop the connection without the terminating chunk.
-        res.socket?.destroySoon();
+        // Drop the connection without the terminating chunk once what was sent is written out:
+        // on Node 24 the writes of this tick are still queued, and ending the socket now would
+        // drop them (the client would see no response at all, not a cut stream).
+        void written.then(() => res.socket?.destroySoon());
         return false;
       }
-      res.write(formatSse(e));
+      written = new Promise((resolve) => res.write(formatSse(e), () => resolve()));
       if (e.event !== 'ping') sent += 1;
       return true;
     };
