@@ -918,17 +918,27 @@ static bool progress(struct conn *c) {
   return true;
 }
 
+/* A new non-blocking connection to the session socket (a client's, or a leg); -1 and *err. */
+static int connect_session(int *err) {
+  *err = 0;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  strncpy(sa.sun_path, socket_path, sizeof sa.sun_path - 1);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) return fd;
+  *err = errno;
+  if (fd >= 0) close(fd);
+  return -1;
+}
+
 static void on_accept(int lfd) {
   for (;;) {
     int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    int node = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    strncpy(sa.sun_path, socket_path, sizeof sa.sun_path - 1);
-    if (node < 0 || connect(node, (struct sockaddr *)&sa, sizeof sa) < 0) {
-      if (node >= 0) close(node);
+    int err;
+    int node = connect_session(&err);
+    if (node < 0) {
       close(fd);
       continue;
     }
@@ -1088,19 +1098,16 @@ static bool valid_nonce(const char *nonce) {
   return n > 0 && n <= NONCE_MAX && strspn(nonce, "0123456789abcdef") == n;
 }
 
-/* A new connection to the session socket (a leg), and the head that opens it in `head`. */
+/* A leg to the session socket, and the head that opens it in `head`. */
 static int open_leg(uint64_t id, const char *nonce, char *head, int *head_len, int *err) {
-  *err = 0;
-  int leg = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  strncpy(sa.sun_path, socket_path, sizeof sa.sun_path - 1);
-  if (leg < 0 || connect(leg, (struct sockaddr *)&sa, sizeof sa) < 0) *err = errno;
   *head_len = snprintf(head, LEG_HEAD_MAX,
                        "CONNECT leg HTTP/1.1\r\n" RELAY_HEADER "%llu\r\nX-Ringfence-Leg: %s\r\n\r\n",
                        (unsigned long long)id, nonce);
-  if (!*err && (*head_len < 0 || *head_len >= LEG_HEAD_MAX)) *err = ENOMEM;
-  if (*err && leg >= 0) close(leg);
-  return *err ? -1 : leg;
+  if (*head_len < 0 || *head_len >= LEG_HEAD_MAX) {
+    *err = ENOMEM;
+    return -1;
+  }
+  return connect_session(err);
 }
 
 /* SPARE: a leg opened now, its head written; only its hang-up is watched until it is taken. */
@@ -1163,12 +1170,12 @@ static void upstream_dialled(struct conn *c, int err) {
     if (err && leg >= 0) close(leg);
     if (!err) c->leg = leg;
   }
-  if (!err) add_fd(c->leg, &c->el, &c->ml);
   if (err) {
     upfail(c, err);
     upstream_close(c); /* a spare leg closes with it: the proxy's request ends there */
     return;
   }
+  add_fd(c->leg, &c->el, &c->ml);
   int one = 1;
   setsockopt(c->up, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   c->rl = true;
