@@ -382,25 +382,24 @@ async function curlRows(
     rows.push(row('curl request, new connection', 'ms', lat, theirs, 'srt'));
   }
   // What an agent's HTTP client mostly does: HTTPS, and requests on a kept-alive connection.
-  const others: [string, string, Runner][] = [
+  // Each with the URLs it fetches: the sandbox's go through its proxy env, srt's are direct.
+  const others: [string, { http: string; https: string }, Runner][] = [
     ...(sandbox
-      ? [['ringfence (in sandbox)', 'box', inSandbox(sandbox)] as [string, string, Runner]]
+      ? [['ringfence (in sandbox)', inBox, inSandbox(sandbox)] as [string, typeof inBox, Runner]]
       : []),
-    ...(srt ? [['srt', 'srt', inSrt(srt)] as [string, string, Runner]] : []),
+    ...(srt ? [['srt', direct, inSrt(srt)] as [string, typeof direct, Runner]] : []),
   ];
   const tlsDirect = stat(await curlTimes(CURL_REQUESTS, `${direct.https}/echo`));
   rows.push(row('curl HTTPS request, new connection', 'ms', tlsDirect, tlsDirect, 'direct'));
-  for (const [label, where, runner] of others) {
-    const url = where === 'box' ? `${inBox.https}/echo` : `${direct.https}/echo`;
-    await curlTimes(5, url, runner);
-    const t = stat(await curlTimes(CURL_REQUESTS, url, runner));
+  for (const [label, urls, runner] of others) {
+    await curlTimes(5, `${urls.https}/echo`, runner);
+    const t = stat(await curlTimes(CURL_REQUESTS, `${urls.https}/echo`, runner));
     rows.push(row('curl HTTPS request, new connection', 'ms', tlsDirect, t, label));
   }
   const keptDirect = stat(await curlKeptAlive(LATENCY_REQUESTS, `${direct.http}/echo`, onHost));
   rows.push(row('curl request, kept-alive connection', 'ms', keptDirect, keptDirect, 'direct'));
-  for (const [label, where, runner] of others) {
-    const url = where === 'box' ? `${inBox.http}/echo` : `${direct.http}/echo`;
-    const t = stat(await curlKeptAlive(LATENCY_REQUESTS, url, runner));
+  for (const [label, urls, runner] of others) {
+    const t = stat(await curlKeptAlive(LATENCY_REQUESTS, `${urls.http}/echo`, runner));
     rows.push(row('curl request, kept-alive connection', 'ms', keptDirect, t, label));
   }
   const big = `/bytes?n=${100 << 20}`;
